@@ -1,0 +1,63 @@
+//! What every subcommand shares: the image arguments and opening an image.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use dockergate_loader::ElfCatalog;
+use dockergate_source::{open_image, ExpansionLimits, Image, ImageRef, ReadOptions};
+
+/// How to find and read the image.
+#[derive(Args, Clone, Debug)]
+pub struct ImageArgs {
+    /// The image: docker-archive:PATH, oci-archive:PATH, oci:DIR[:TAG], dir:PATH, or a bare path.
+    pub image: String,
+    /// Platform to pick from a multi-platform image (os/arch[/variant]).
+    #[arg(long, default_value = "linux/amd64")]
+    pub platform: String,
+    /// Refuse a layer that expands to more than this many bytes (decompression bombs).
+    #[arg(long, value_name = "BYTES", default_value_t = ExpansionLimits::default().per_layer)]
+    pub max_layer_bytes: u64,
+    /// Refuse an image whose layers expand to more than this many bytes in all.
+    #[arg(long, value_name = "BYTES", default_value_t = ExpansionLimits::default().per_image)]
+    pub max_image_bytes: u64,
+    /// Directory for the temporary spill file of compressed layers (default: the system's).
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+}
+
+/// Any failure of a subcommand, printed as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Source(#[from] dockergate_source::SourceError),
+    #[error("{0}")]
+    Message(String),
+}
+
+/// An image read and its ELF files scanned.
+pub struct OpenedImage {
+    pub image: Image,
+    pub catalog: ElfCatalog,
+}
+
+pub fn open(args: &ImageArgs) -> Result<OpenedImage, CliError> {
+    let reference = ImageRef::parse(&args.image)?;
+    let opts = ReadOptions {
+        platform: Some(args.platform.clone()),
+        limits: ExpansionLimits {
+            per_layer: args.max_layer_bytes,
+            per_image: args.max_image_bytes,
+        },
+        spill_dir: args.temp_dir.clone(),
+        max_entries: None,
+    };
+    let image = open_image(&reference, &opts)?;
+    for w in &image.warnings {
+        eprintln!("warning: {w}");
+    }
+    let catalog = ElfCatalog::scan(&image.fs);
+    for w in &catalog.warnings {
+        eprintln!("warning: {} in {}: {}", w.path, image.reference, w.message);
+    }
+    Ok(OpenedImage { image, catalog })
+}

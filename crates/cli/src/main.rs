@@ -1,0 +1,65 @@
+//! The `dockergate` command line: reads an image, runs the pipeline, prints or writes the result.
+//! Every failure is one line on stderr, `error: <what> in <where>: <why>`, and exit status 1;
+//! usage errors exit with 2.
+
+mod cmd_ldd;
+mod cmd_ls;
+mod common;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use common::ImageArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "dockergate",
+    version,
+    about = "Seccomp profiles from static analysis of container images"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every ELF file of an image: path, kind, machine, size, linkage.
+    Ls {
+        #[command(flatten)]
+        image: ImageArgs,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print what `ldd PATH` prints inside the container (without load addresses).
+    Ldd {
+        #[command(flatten)]
+        image: ImageArgs,
+        /// The program or library, as a path inside the image.
+        path: String,
+        /// Also print each imported symbol with the object that provides it.
+        #[arg(long)]
+        bindings: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ls { image, json } => cmd_ls::run(&image, json),
+        Command::Ldd {
+            image,
+            path,
+            bindings,
+        } => cmd_ldd::run(&image, &path, bindings),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
