@@ -180,7 +180,10 @@ impl ImageFsBuilder {
                     Err(why) => {
                         warnings.push(self.warn(
                             &e.path,
-                            &format!("hard link to {target:?}: {why}; entry skipped"),
+                            &format!(
+                                "hard link to {target:?}: {}; entry skipped",
+                                why.trim_end_matches("; entry skipped")
+                            ),
                         ));
                         None
                     }

@@ -103,28 +103,46 @@ impl Node {
     }
 }
 
-/// Errors of path lookup and content access.
+/// Errors of path lookup and content access. Paths come from the image and are shown with
+/// control characters escaped, so that a message stays on one line.
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
-    #[error("no such file or directory: {path}")]
+    #[error("no such file or directory: {}", one_line(.path))]
     NotFound { path: String },
-    #[error("not a directory: {path}")]
+    #[error("not a directory: {}", one_line(.path))]
     NotADirectory { path: String },
-    #[error("too many levels of symbolic links (more than {MAX_SYMLINK_HOPS}) resolving {path}")]
+    #[error("too many levels of symbolic links (more than {MAX_SYMLINK_HOPS}) resolving {}", one_line(.path))]
     SymlinkLoop { path: String },
-    #[error("not a regular file: {path}")]
+    #[error("not a regular file: {}", one_line(.path))]
     NotAFile { path: String },
-    #[error("content of {path} was not retained when the layer was read")]
+    #[error("content of {} was not retained when the layer was read", one_line(.path))]
     NotRetained { path: String },
-    #[error("cannot read {path} from {blob}: {source}")]
+    #[error("cannot read {} from {blob}: {source}", one_line(.path))]
     Read {
         path: String,
         blob: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is {size} bytes, more than the limit of {limit} bytes for one file")]
+    #[error("{} is {size} bytes, more than the limit of {limit} bytes for one file", one_line(.path))]
     TooLarge { path: String, size: u64, limit: u64 },
+}
+
+/// Escapes control characters (a newline in a hostile file name above all), so that a message
+/// holding a path stays on one line. Other text is unchanged.
+pub fn one_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The squashed, read-only filesystem of an image.

@@ -17,9 +17,23 @@ pub struct HostFileBlob {
 }
 
 impl HostFileBlob {
+    /// Opens a regular file. Anything else (a directory, a FIFO that would block, a device) is
+    /// refused: archives and blobs are read by offset.
     pub fn open(path: &Path) -> io::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; it has no effect on regular files.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(O_NONBLOCK)
+            .open(path)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
         Ok(HostFileBlob {
-            file: File::open(path)?,
+            file,
             name: path.display().to_string(),
         })
     }
@@ -35,7 +49,7 @@ impl HostFileBlob {
         RangeReader {
             blob: self.clone(),
             pos: offset,
-            end: offset + len,
+            end: offset.saturating_add(len),
         }
     }
 }
@@ -65,7 +79,7 @@ impl RangeReader {
 
 impl Read for RangeReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
+        let want = self.end.saturating_sub(self.pos).min(buf.len() as u64) as usize;
         if want == 0 {
             return Ok(0);
         }
@@ -73,11 +87,98 @@ impl Read for RangeReader {
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                "file ends before the blob does",
+                "the file ends before the blob does (truncated?)",
             ));
         }
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+/// A buffered `Read + Seek` view of `len` bytes from `start` of a [`HostFileBlob`], positions
+/// relative to `start`. Seeks inside the buffered window cost nothing, so walking the headers of a
+/// tar (read 512 bytes, skip the contents) reads each region of the file once. Past the end of
+/// the file (or of the range) it reads nothing: callers check what they expect against `len`.
+pub struct WindowReader {
+    blob: Arc<HostFileBlob>,
+    start: u64,
+    len: u64,
+    pos: u64,
+    buf: Vec<u8>,
+    buf_pos: u64,
+    buf_len: usize,
+}
+
+impl WindowReader {
+    pub fn new(blob: Arc<HostFileBlob>, start: u64, len: u64, window: usize) -> Self {
+        WindowReader {
+            blob,
+            start,
+            len,
+            pos: 0,
+            buf: vec![0; window.max(512)],
+            buf_pos: 0,
+            buf_len: 0,
+        }
+    }
+}
+
+impl Read for WindowReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || out.is_empty() {
+            return Ok(0);
+        }
+        let in_window = self.pos >= self.buf_pos && self.pos - self.buf_pos < self.buf_len as u64;
+        if !in_window {
+            let want = (self.len - self.pos).min(self.buf.len() as u64) as usize;
+            let at = self
+                .start
+                .checked_add(self.pos)
+                .ok_or_else(|| io::Error::other("offset overflow"))?;
+            let mut got = 0;
+            while got < want {
+                match self
+                    .blob
+                    .file
+                    .read_at(&mut self.buf[got..want], at + got as u64)
+                {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.buf_pos = self.pos;
+            self.buf_len = got;
+            if got == 0 {
+                return Ok(0);
+            }
+        }
+        let off = (self.pos - self.buf_pos) as usize;
+        let n = (self.buf_len - off).min(out.len());
+        out[..n].copy_from_slice(&self.buf[off..off + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for WindowReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let new = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        match new {
+            Some(p) => {
+                self.pos = p;
+                Ok(p)
+            }
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "seek out of range",
+            )),
+        }
     }
 }
 
@@ -110,8 +211,9 @@ impl SpillFile {
         })
     }
 
-    /// Appends `head` and then everything `rest` yields; returns the offset of the first byte.
-    pub fn append(&self, head: &[u8], rest: &mut dyn Read) -> io::Result<u64> {
+    /// Appends `head` and then everything `rest` yields; returns the offset of the first byte and
+    /// the number of bytes appended.
+    pub fn append(&self, head: &[u8], rest: &mut dyn Read) -> io::Result<(u64, u64)> {
         let mut inner = self
             .inner
             .lock()
@@ -119,8 +221,9 @@ impl SpillFile {
         let start = inner.len;
         inner.writer.write_all(head)?;
         let copied = io::copy(rest, &mut inner.writer)?;
-        inner.len += head.len() as u64 + copied;
-        Ok(start)
+        let appended = head.len() as u64 + copied;
+        inner.len += appended;
+        Ok((start, appended))
     }
 
     /// Makes everything appended so far readable.
@@ -154,18 +257,32 @@ pub struct HostPathBlob {
 impl BlobSource for HostPathBlob {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
-        // O_NOFOLLOW: the walk saw a regular file here; never follow a symlink swapped in since.
-        let mut f = std::fs::OpenOptions::new()
+        // O_NOFOLLOW: the walk saw a regular file here; never follow a symlink swapped in since,
+        // and never wait on a FIFO swapped in either.
+        let f = std::fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc_o_nofollow())
+            .custom_flags(libc_o_nofollow() | O_NONBLOCK)
             .open(&self.path)?;
-        f.seek(SeekFrom::Start(offset))?;
-        f.read_exact(buf)
+        if !f.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no longer a regular file",
+            ));
+        }
+        f.read_exact_at(buf, offset)
     }
     fn describe(&self) -> String {
         self.path.display().to_string()
     }
 }
+
+/// O_NONBLOCK on Linux (the same value on every architecture we build for but a few).
+#[cfg(not(any(target_arch = "mips", target_arch = "mips64", target_arch = "sparc64")))]
+const O_NONBLOCK: i32 = 0o4000;
+#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
+const O_NONBLOCK: i32 = 0o200;
+#[cfg(target_arch = "sparc64")]
+const O_NONBLOCK: i32 = 0x4000;
 
 const fn libc_o_nofollow() -> i32 {
     // O_NOFOLLOW on Linux (all architectures we build for use the generic value except a few).

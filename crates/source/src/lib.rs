@@ -26,63 +26,148 @@ pub use blob::{HostFileBlob, SpillFile};
 pub use config::{ImageConfig, DEFAULT_PATH};
 pub use layer::{Compression, ExpansionLimits, LayerInfo};
 
-/// Errors reading an image. Each renders as one line: what went wrong, where, and why.
-#[derive(Debug, thiserror::Error)]
+/// Errors reading an image. Each renders as one line, `<what> in <where>: <why>` (control
+/// characters of hostile names are escaped, so a name cannot start a line of its own).
+#[derive(Debug)]
 pub enum SourceError {
-    #[error("cannot open {path}: {source}")]
     Open {
         path: String,
-        #[source]
         source: std::io::Error,
     },
-    #[error("unknown transport {0:?} (use docker-archive:, oci-archive:, oci: or dir:)")]
     UnknownTransport(String),
-    #[error("the registry transport is not supported yet in {0}: save the image first (skopeo copy docker://… oci-archive:FILE)")]
     RegistryUnsupported(String),
-    #[error("cannot recognise the image format of {path}: {why}")]
-    Unrecognized { path: String, why: String },
-    #[error("bad {what} in {location}: {why}")]
+    Unrecognized {
+        path: String,
+        why: String,
+    },
     Malformed {
         what: String,
         location: String,
         why: String,
     },
-    #[error("missing blob {name} in {location}")]
-    MissingBlob { name: String, location: String },
-    #[error("digest mismatch for {name} in {location}: expected {expected}, got {actual}")]
+    MissingBlob {
+        name: String,
+        location: String,
+        why: String,
+    },
     DigestMismatch {
         name: String,
         location: String,
         expected: String,
         actual: String,
     },
-    #[error("cannot read layer {layer} in {location}: {why}")]
     Layer {
         layer: String,
         location: String,
         why: String,
     },
-    #[error("layer {layer} in {location} expands past the limit of {limit} bytes (raise it with {which})")]
     LimitExceeded {
         layer: String,
         location: String,
         limit: u64,
         which: &'static str,
     },
-    #[error("no manifest for platform {wanted} in {location} (available: {available})")]
     Platform {
         location: String,
         wanted: String,
         available: String,
     },
-    #[error("too many filesystem entries in {location}: {why}")]
-    TooManyEntries { location: String, why: String },
-    #[error("cannot create the spill file in {dir}: {source}")]
+    TooManyEntries {
+        location: String,
+        why: String,
+    },
     Spill {
         dir: String,
-        #[source]
         source: std::io::Error,
     },
+}
+
+impl SourceError {
+    fn render(&self) -> String {
+        match self {
+            SourceError::Open { path, source } => format!("cannot open {path}: {source}"),
+            SourceError::UnknownTransport(t) => format!(
+                "unknown transport {t:?} in the image reference: use docker-archive:, oci-archive:, oci: or dir:"
+            ),
+            SourceError::RegistryUnsupported(r) => format!(
+                "the registry transport is not supported yet in {r}: save the image first (skopeo copy docker://… oci-archive:FILE)"
+            ),
+            SourceError::Unrecognized { path, why } => {
+                format!("cannot recognise the image format of {path}: {why}")
+            }
+            SourceError::Malformed {
+                what,
+                location,
+                why,
+            } => format!("bad {what} in {location}: {why}"),
+            SourceError::MissingBlob {
+                name,
+                location,
+                why,
+            } => format!("missing blob {name} in {location}: {why}"),
+            SourceError::DigestMismatch {
+                name,
+                location,
+                expected,
+                actual,
+            } => format!(
+                "digest mismatch for {name} in {location}: expected {expected}, got {actual}"
+            ),
+            SourceError::Layer {
+                layer,
+                location,
+                why,
+            } => format!("cannot read layer {layer} in {location}: {why}"),
+            SourceError::LimitExceeded {
+                layer,
+                location,
+                limit,
+                which,
+            } => {
+                let what = if *which == "--max-image-bytes" {
+                    "with the layers below it, it expands to"
+                } else {
+                    "it expands to"
+                };
+                format!(
+                    "cannot read layer {layer} in {location}: {what} more than {limit} bytes (raise the limit with {which})"
+                )
+            }
+            SourceError::Platform {
+                location,
+                wanted,
+                available,
+            } => format!(
+                "no manifest for platform {wanted} in {location}: the image has {available}"
+            ),
+            SourceError::TooManyEntries { location, why } => {
+                format!("too many filesystem entries in {location}: {why}")
+            }
+            SourceError::Spill { dir, source } => {
+                format!("cannot create the spill file in {dir}: {source}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&one_line(&self.render()))
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SourceError::Open { source, .. } | SourceError::Spill { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Escapes control characters (newlines above all), so that a message stays on one line.
+pub fn one_line(s: &str) -> String {
+    dockergate_fs::one_line(s).into_owned()
 }
 
 /// How the image is stored.
@@ -310,10 +395,10 @@ impl LayerSink {
             .map(|i| i.name.clone())
             .unwrap_or_else(|| "rootfs".to_string());
         for w in warnings {
-            self.warnings.push(format!(
-                "layer {layer_name}: entry {:?}: {}",
-                w.entry, w.message
-            ));
+            self.warnings.push(one_line(&format!(
+                "entry {:?} in layer {layer_name} of {}: {}",
+                w.entry, self.location, w.message
+            )));
         }
         if let Some(info) = info {
             self.layers.push(info);

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::blob::{HostFileBlob, SpillFile};
-use crate::layer::{read_layer, Compression, Placement};
+use crate::layer::{read_layer, Compression, LayerInput, Placement};
 use crate::tarindex::TarIndex;
 use crate::{ImageConfig, ImageRef, LayerSink, ReadOptions, SourceError, Transport};
 
@@ -177,7 +177,11 @@ fn run_plan(
             }
         };
         let (entries, info) = read_layer(
-            l.blob.range(l.offset, l.size),
+            LayerInput {
+                blob: &l.blob,
+                offset: l.offset,
+                size: l.size,
+            },
             placement,
             &l.name,
             &plan.location,
@@ -251,6 +255,7 @@ fn docker_archive_plan(path: &Path) -> Result<Plan, SourceError> {
         let (offset, size) = index.get(name).ok_or_else(|| SourceError::MissingBlob {
             name: name.clone(),
             location: location.clone(),
+            why: "manifest.json names it as a layer but the archive does not hold it".into(),
         })?;
         layers.push(LayerPlan {
             name: name.clone(),
@@ -345,9 +350,14 @@ impl BlobStore {
             BlobStore::Archive { index, .. } => index.read_small(name, MAX_DOCUMENT),
             BlobStore::Dir { root, location } => {
                 let p = root.join(name);
-                let meta = std::fs::metadata(&p).map_err(|_| SourceError::MissingBlob {
+                let meta = std::fs::metadata(&p).map_err(|e| SourceError::MissingBlob {
                     name: name.into(),
                     location: location.clone(),
+                    why: if e.kind() == std::io::ErrorKind::NotFound {
+                        "the layout does not hold it".into()
+                    } else {
+                        format!("cannot read {}: {e}", p.display())
+                    },
                 })?;
                 if meta.len() > MAX_DOCUMENT {
                     return Err(SourceError::Malformed {
@@ -388,7 +398,14 @@ impl BlobStore {
             location: self.location().into(),
             why,
         })?;
-        let bytes = self.read_document(&name)?;
+        let bytes = self.read_document(&name).map_err(|e| match e {
+            SourceError::MissingBlob { location, why, .. } => SourceError::MissingBlob {
+                name: digest.clone(),
+                location,
+                why,
+            },
+            other => other,
+        })?;
         check_digest(&bytes, &digest, &format!("blob {digest}"), self.location())?;
         Ok(bytes)
     }
@@ -405,14 +422,22 @@ impl BlobStore {
                 let (off, size) = index.get(&name).ok_or_else(|| SourceError::MissingBlob {
                     name: digest.clone(),
                     location: location.clone(),
+                    why: format!(
+                        "the manifest names it as a layer but the archive holds no {name}"
+                    ),
                 })?;
                 Ok((index.blob().clone(), off, size, digest))
             }
             BlobStore::Dir { root, location } => {
                 let p = root.join(&name);
-                let blob = HostFileBlob::open(&p).map_err(|_| SourceError::MissingBlob {
+                let blob = HostFileBlob::open(&p).map_err(|e| SourceError::MissingBlob {
                     name: digest.clone(),
                     location: location.clone(),
+                    why: if e.kind() == std::io::ErrorKind::NotFound {
+                        format!("the manifest names it as a layer but the layout holds no {name}")
+                    } else {
+                        format!("cannot read {}: {e}", p.display())
+                    },
                 })?;
                 let size = blob.len().map_err(|source| SourceError::Open {
                     path: p.display().to_string(),

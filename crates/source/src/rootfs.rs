@@ -30,21 +30,19 @@ pub(crate) fn read_rootfs(root: &Path, sink: &mut LayerSink) -> Result<ImageConf
         let rd = match std::fs::read_dir(&host_dir) {
             Ok(rd) => rd,
             Err(e) => {
-                sink.warnings
-                    .push(format!("{}: cannot list: {e}", host_dir.display()));
+                sink.warnings.push(crate::one_line(&format!(
+                    "cannot list {} in dir:{}: {e}; its contents are left out",
+                    if rel.is_empty() { "/" } else { &rel },
+                    root.display()
+                )));
                 continue;
             }
         };
         let mut names: Vec<_> = rd.filter_map(Result::ok).map(|e| e.file_name()).collect();
         names.sort();
         for name in names {
-            let Some(name) = name.to_str().map(str::to_string) else {
-                sink.warnings.push(format!(
-                    "{}: a name that is not UTF-8 was skipped",
-                    host_dir.display()
-                ));
-                continue;
-            };
+            // As the tar transports do: a name that is not UTF-8 is read lossily.
+            let name = name.to_string_lossy().into_owned();
             let rel_path = if rel.is_empty() {
                 name.clone()
             } else {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
 
-use crate::blob::{HostFileBlob, RangeReader};
+use crate::blob::{HostFileBlob, WindowReader};
 use crate::SourceError;
 
 /// Members of an archive: regular files with their offsets, symlinks with their targets.
@@ -27,21 +27,38 @@ impl TarIndex {
             why,
         };
         let len = blob.len().map_err(|e| bad(e.to_string()))?;
-        let mut archive = tar::Archive::new(SeekableRange {
-            inner: blob.range(0, len),
-            blob: blob.clone(),
-            len,
-        });
+        if len == 0 {
+            return Err(bad("the file is empty".into()));
+        }
+        let mut head = [0u8; 6];
+        let n = (len as usize).min(head.len());
+        blob.read_exact_at(&mut head[..n], 0)
+            .map_err(|e| bad(e.to_string()))?;
+        if let Some(kind) = compressed_kind(&head[..n]) {
+            return Err(bad(format!(
+                "the archive is {kind}-compressed: decompress it first (a plain tar is read in place)"
+            )));
+        }
+        // What the tar reader's complaints mean for an outer archive.
+        let damaged = |e: std::io::Error| {
+            let msg = e.to_string();
+            if msg.contains("failed to read entire block") || msg.contains("unexpected EOF") {
+                bad(format!("truncated, or not a tar archive ({msg})"))
+            } else if msg.contains("checksum") || msg.contains("numeric field") {
+                bad(format!("not a tar archive, or a damaged one ({msg})"))
+            } else {
+                bad(msg)
+            }
+        };
+        let mut archive = tar::Archive::new(WindowReader::new(blob.clone(), 0, len, 64 << 10));
         let mut files = BTreeMap::new();
         let mut links = BTreeMap::new();
-        let entries = archive
-            .entries_with_seek()
-            .map_err(|e| bad(e.to_string()))?;
+        let entries = archive.entries_with_seek().map_err(damaged)?;
         for (i, entry) in entries.enumerate() {
             if i >= MAX_MEMBERS {
                 return Err(bad(format!("more than {MAX_MEMBERS} members")));
             }
-            let entry = entry.map_err(|e| bad(e.to_string()))?;
+            let entry = entry.map_err(damaged)?;
             let name = normalize(&String::from_utf8_lossy(&entry.path_bytes()));
             let end = entry
                 .raw_file_position()
@@ -96,6 +113,7 @@ impl TarIndex {
         let (off, size) = self.get(name).ok_or_else(|| SourceError::MissingBlob {
             name: name.to_string(),
             location: self.location.clone(),
+            why: "the archive does not hold it".into(),
         })?;
         if size > max {
             return Err(SourceError::Malformed {
@@ -121,6 +139,21 @@ impl TarIndex {
     }
 }
 
+/// The compression of an archive, from its first bytes.
+fn compressed_kind(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Some("gzip")
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some("zstd")
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some("xz")
+    } else if head.starts_with(b"BZh") {
+        Some("bzip2")
+    } else {
+        None
+    }
+}
+
 /// Normalises a member name: no leading `./` or `/`, `..` applied lexically.
 pub fn normalize(name: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
@@ -134,43 +167,4 @@ pub fn normalize(name: &str) -> String {
         }
     }
     parts.join("/")
-}
-
-/// A `Read + Seek` view of the whole archive file for the tar crate's seeking iterator.
-struct SeekableRange {
-    inner: RangeReader,
-    blob: Arc<HostFileBlob>,
-    len: u64,
-}
-
-impl Read for SeekableRange {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
-    }
-}
-
-impl std::io::Seek for SeekableRange {
-    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-        let cur = self.inner_pos();
-        let new = match pos {
-            std::io::SeekFrom::Start(p) => p as i128,
-            std::io::SeekFrom::Current(d) => cur as i128 + d as i128,
-            std::io::SeekFrom::End(d) => self.len as i128 + d as i128,
-        };
-        if new < 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "seek before start",
-            ));
-        }
-        let new = (new as u64).min(self.len);
-        self.inner = self.blob.range(new, self.len - new);
-        Ok(new)
-    }
-}
-
-impl SeekableRange {
-    fn inner_pos(&self) -> u64 {
-        self.inner.position()
-    }
 }
