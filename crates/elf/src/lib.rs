@@ -119,6 +119,10 @@ pub struct DynSymbol {
     pub name: String,
     /// The version: defined (`VERDEF`) for a definition, needed (`VERNEED`) for a reference.
     pub version: Option<String>,
+    /// The symbol's `DT_VERSYM` index without the hidden bit (0: local or no version table;
+    /// 1: global, no version; 2: the oldest version the object defines, …).
+    #[serde(default)]
+    pub version_index: u16,
     /// For a versioned reference, the file named by its `VERNEED` entry (`libc.so.6`).
     pub version_file: Option<String>,
     /// `VERSYM_HIDDEN`: not the default version; only an exact versioned reference binds to it.

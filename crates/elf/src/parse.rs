@@ -346,11 +346,12 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
                     };
                     let vis = s.st_other().0 & 3;
                     let defined = s.st_shndx(endian).0 != 0;
-                    let (version, version_file, hidden) = versions.of(i, defined);
+                    let (version, version_file, hidden, version_index) = versions.of(i, defined);
                     dynsym.push(DynSymbol {
                         name,
                         version,
                         version_file,
+                        version_index,
                         hidden,
                         defined,
                         bind,
@@ -651,13 +652,15 @@ impl Versions {
                     ctx.u32(b, 12).unwrap_or(0),
                     ctx.u32(b, 16).unwrap_or(0),
                 );
+                // The base version (VER_FLG_BASE, the object's own name) is not a version a
+                // symbol can be matched against: ld.so leaves it out of l_versions.
                 if flags & 1 == 0 {
                     if let Some(name) = ctx
                         .bytes_at(a + aux as u64, 8)
                         .and_then(|ab| ctx.u32(ab, 0))
                         .and_then(|n| c_str(strtab, n as u64))
                     {
-                        v.names.insert(ndx, (name, None));
+                        v.names.insert(ndx & 0x7fff, (name, None));
                     }
                 }
                 if next == 0 {
@@ -678,7 +681,7 @@ impl Versions {
                 );
                 let file = c_str(strtab, file as u64);
                 let mut x = a + aux as u64;
-                for _ in 0..cnt.min(MAX_VERSION_ENTRIES as u16) {
+                for _ in 0..cnt {
                     let Some(xb) = ctx.bytes_at(x, 16) else { break };
                     let (other, name, xnext) = (
                         ctx.u16(xb, 6).unwrap_or(0),
@@ -686,7 +689,7 @@ impl Versions {
                         ctx.u32(xb, 12).unwrap_or(0),
                     );
                     if let Some(name) = c_str(strtab, name as u64) {
-                        v.names.insert(other, (name, file.clone()));
+                        v.names.insert(other & 0x7fff, (name, file.clone()));
                     }
                     if xnext == 0 {
                         break;
@@ -702,23 +705,24 @@ impl Versions {
         v
     }
 
-    /// (version, file, hidden) of symbol `i`.
-    fn of(&self, i: usize, defined: bool) -> (Option<String>, Option<String>, bool) {
+    /// (version, file, hidden, index) of symbol `i`.
+    fn of(&self, i: usize, defined: bool) -> (Option<String>, Option<String>, bool, u16) {
         let Some(&raw) = self.versym.get(i) else {
-            return (None, None, false);
+            return (None, None, false, 0);
         };
         let idx = raw & 0x7fff;
         let hidden = raw & 0x8000 != 0;
-        if idx < 2 {
-            return (None, None, hidden);
+        if idx < 1 {
+            return (None, None, hidden, idx);
         }
         match self.names.get(&idx) {
             Some((name, file)) => (
                 Some(name.clone()),
                 if defined { None } else { file.clone() },
                 hidden,
+                idx,
             ),
-            None => (None, None, hidden),
+            None => (None, None, hidden, idx),
         }
     }
 }
