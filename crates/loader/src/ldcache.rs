@@ -36,7 +36,8 @@ impl LdSoCache {
             Some(u32::from_le_bytes(d.get(o..o + 4)?.try_into().ok()?))
         };
         let nlibs = u32_at(20)? as usize;
-        let extension_offset = u32_at(28)? as usize;
+        // magic+version (20), nlibs, len_strings, flags (u8) + 3 padding, extension_offset.
+        let extension_offset = u32_at(32)? as usize;
         let str_at = |o: u32| -> Option<String> {
             let rest = d.get(o as usize..)?;
             let end = rest.iter().take(4096).position(|&b| b == 0)?;
