@@ -2,19 +2,39 @@
 //! ld.so or musl's — to tell which objects a program loads, in which order, and which object
 //! provides each symbol it imports.
 //!
-//! glibc (`elf/dl-load.c`, `_dl_map_object`): a name with a slash is used as is; otherwise an
-//! object already loaded under that name or soname is reused; else the directories are tried in
-//! this order — DT_RPATH of the requesting object and of the objects that loaded it, then of the
-//! executable (all only when the requesting object has no DT_RUNPATH), LD_LIBRARY_PATH, the
-//! requesting object's DT_RUNPATH, /etc/ld.so.cache, the default directories (skipped with
-//! `DF_1_NODEFLIB`). Each directory is tried with its glibc-hwcaps subdirectories first. Files of
-//! another class or machine are skipped; a file already loaded (same inode) is reused.
-//! Dependencies are loaded breadth first; the global scope is that order.
+//! glibc (2.36, `elf/dl-load.c` `_dl_map_object`, `elf/dl-deps.c`, `elf/rtld.c`): DT_NEEDED names
+//! have their dynamic string tokens (`$ORIGIN`, `$LIB`, `$PLATFORM`) expanded first. A name with
+//! a slash is opened as is; otherwise an object already loaded under that name, path or soname is
+//! reused; else the directories are tried in this order — DT_RPATH of the requesting object and
+//! of the objects that loaded it, then of the executable (all only when the requesting object has
+//! no DT_RUNPATH; an object with both has no DT_RPATH), LD_LIBRARY_PATH, the requesting object's
+//! own DT_RUNPATH, /etc/ld.so.cache, the default directories (the cache entries in them and the
+//! directories themselves are skipped under `DF_1_NODEFLIB`). Each directory is tried with its
+//! glibc-hwcaps and legacy hwcaps subdirectories first. `/etc/ld.so.conf` is never read by
+//! ld.so: only through the cache ldconfig made from it. Files of another class or machine are
+//! skipped; other unusable files (not ELF, wrong type, a directory) stop the load with an error; a
+//! file already loaded (same inode) is reused. A dependency that is not found is reported where it
+//! would have been loaded and searched again by the next object that needs it. LD_PRELOAD (split
+//! at spaces and colons) then /etc/ld.so.preload (whitespace, colons, `#` comments) come right
+//! after the program; a preload that cannot be loaded is ignored. Dependencies are loaded breadth
+//! first; the global scope is that order, with ld.so where a DT_NEEDED first names it.
 //!
 //! musl (`ldso/dynlink.c`, `load_library`): `libc`, `libpthread`, `librt`, `libm`, `libdl`,
-//! `libutil`, `libxnet` name the loader itself; otherwise LD_LIBRARY_PATH, then the RPATH (or
-//! RUNPATH) of the requesting object and of every object up its `needed_by` chain, then
-//! `/etc/ld-musl-ARCH.path` or `/lib:/usr/local/lib:/usr/lib`.
+//! `libutil`, `libxnet` (`lib` + that + `.`) name the loader itself, and so does its PT_INTERP
+//! path; otherwise a name with a slash is opened as is, and a name without one is the object
+//! already loaded under that short name, or the first file found in LD_LIBRARY_PATH, then in the
+//! RPATH (or RUNPATH, which wins when both exist) of the requesting object and of every object up
+//! its `needed_by` chain (a path holding a `$` other than `$ORIGIN`/`${ORIGIN}` is ignored), then
+//! `PREFIX/etc/ld-musl-ARCH.path` (PREFIX: the loader's path minus its last two components) or
+//! `/lib:/usr/local/lib:/usr/lib`. The first file that exists is used: when it cannot be mapped
+//! the dependency fails. A file already loaded (same inode) is reused; a library that looks like
+//! a libc (defines `__libc_start_main` and `stdin`) is replaced by the loader. LD_PRELOAD is split
+//! at whitespace and colons, /etc/ld.so.preload is not read, and a preload that is not found is
+//! silently skipped. musl's `ldd` prints each reserved family once, when it is first requested.
+//!
+//! The program's `$ORIGIN` is the directory of its resolved path (what /proc/self/exe shows at
+//! run time); a library's is the directory of the path it was opened by. (`ldd PATH` with a PATH
+//! that is itself a symlink would use PATH's directory instead.)
 //!
 //! Symbol binding follows `_dl_lookup_symbol_x`: the object itself first under DT_SYMBOLIC, then
 //! the global scope in order; the first visible definition whose version matches wins.
@@ -22,16 +42,19 @@
 mod bind;
 mod catalog;
 mod ldcache;
+mod run;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use dockergate_elf::{machine, ElfKind, ElfObject, DF_1_NODEFLIB};
+use dockergate_elf::{ElfKind, ElfObject};
 use dockergate_fs::{ImageFs, NodeId};
 
 pub use bind::{bind_symbols, Binding, Bindings, SymbolRef};
 pub use catalog::{CatalogEntry, ElfCatalog, ScanWarning};
 pub use ldcache::{CacheEntry, LdSoCache};
+
+use run::Run;
 
 /// Which dynamic loader runs a program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -57,8 +80,8 @@ pub enum LoadError {
 /// One object of a program's link map.
 #[derive(Clone, Debug)]
 pub struct LoadedObject {
-    /// The name it was first requested under (a DT_NEEDED string, or the path for the program
-    /// and the interpreter): glibc's `l_libname`.
+    /// The name it was first requested under (a DT_NEEDED string after DST expansion, or the path
+    /// for the program and the interpreter): glibc's `l_libname`.
     pub name: String,
     /// The path the loader opened (not canonicalised): glibc's `l_name`.
     pub path: String,
@@ -74,72 +97,99 @@ pub struct LoadedObject {
     pub alternatives: Vec<(String, NodeId)>,
 }
 
-/// A dependency the loader would not find.
+/// A dependency the loader would not find (one per failed request: glibc searches again for the
+/// next object that needs the same name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Missing {
     pub name: String,
     pub needed_by: usize,
 }
 
+/// One line of the loader's trace (what `ldd` prints), in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TraceEntry {
+    /// `objects[i]` (never the program itself).
+    Object(usize),
+    /// A dependency that was not found, where the loader reports it.
+    NotFound {
+        name: String,
+        needed_by: Option<usize>,
+    },
+    /// musl: a reserved name (`libc.so`, `libpthread.so.0`, …) answered by the loader itself,
+    /// printed the first time its family is requested.
+    Reserved { name: String },
+}
+
 /// A program as the loader would set it up: the link map in global-scope order.
 #[derive(Clone, Debug)]
 pub struct LoadedProgram {
     pub flavor: Flavor,
-    /// `objects[0]` is the program; the rest in load (breadth-first) order, the interpreter
-    /// where it is first needed or last.
+    /// `objects[0]` is the program; the rest in global-scope order (breadth first for glibc,
+    /// load order for musl), the interpreter where it is first needed, or last when nothing
+    /// names it.
     pub objects: Vec<LoadedObject>,
     pub missing: Vec<Missing>,
     pub warnings: Vec<String>,
+    /// What the loader prints in trace mode (`ldd`), in order.
+    pub trace: Vec<TraceEntry>,
+    /// An error that makes the real loader give up on the whole program (glibc: a file in the
+    /// search path that is not a loadable ELF object, a DT_NEEDED naming an executable, …).
+    pub fatal: Option<String>,
 }
 
 impl LoadedProgram {
-    /// The lines glibc's `ldd` (or musl's) prints, without load addresses and without the vDSO.
+    /// The lines glibc's `ldd` (or musl's) prints, without load addresses and without the vDSO
+    /// (and without musl's first line, the loader's own path).
     pub fn ldd_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         match self.flavor {
             Flavor::Static => lines.push("\tstatically linked".to_string()),
             Flavor::Glibc => {
-                let mut missing = self.missing.iter().peekable();
-                let mut printed_missing = std::collections::HashSet::new();
-                for (i, o) in self.objects.iter().enumerate().skip(1) {
-                    // glibc's tracing prints a "not found" line where the failed load would be.
-                    while let Some(m) = missing.peek() {
-                        if m.needed_by < i && printed_missing.insert(m.name.clone()) {
-                            lines.push(format!("\t{} => not found", m.name));
+                for t in &self.trace {
+                    match t {
+                        TraceEntry::Object(i) => {
+                            let o = &self.objects[*i];
+                            if o.name == o.path {
+                                lines.push(format!("\t{}", o.name));
+                            } else {
+                                lines.push(format!("\t{} => {}", o.name, o.path));
+                            }
                         }
-                        if m.needed_by < i {
-                            missing.next();
-                        } else {
-                            break;
+                        TraceEntry::NotFound { name, .. } => {
+                            lines.push(format!("\t{name} => not found"))
                         }
-                    }
-                    if o.name == o.path {
-                        lines.push(format!("\t{}", o.name));
-                    } else {
-                        lines.push(format!("\t{} => {}", o.name, o.path));
-                    }
-                }
-                for m in missing {
-                    if printed_missing.insert(m.name.clone()) {
-                        lines.push(format!("\t{} => not found", m.name));
+                        TraceEntry::Reserved { name } => lines.push(format!("\t{name}")),
                     }
                 }
             }
             Flavor::Musl => {
-                for o in self.objects.iter().skip(1) {
-                    if o.is_interpreter {
-                        lines.push(format!("\t{} => {}", o.name, o.path));
-                    } else {
-                        lines.push(format!("\t{} => {}", o.name, o.path));
+                let rtld = self
+                    .interpreter()
+                    .map(|i| self.objects[i].path.clone())
+                    .unwrap_or_default();
+                for t in &self.trace {
+                    match t {
+                        TraceEntry::Object(i) => {
+                            let o = &self.objects[*i];
+                            lines.push(format!("\t{} => {}", o.name, o.path));
+                        }
+                        TraceEntry::Reserved { name } => {
+                            lines.push(format!("\t{name} => {rtld}"));
+                        }
+                        TraceEntry::NotFound { name, needed_by } => {
+                            if let Some(by) = needed_by {
+                                lines.push(format!(
+                                    "Error loading shared library {name}: No such file or directory (needed by {})",
+                                    self.objects[*by].path
+                                ));
+                            }
+                        }
                     }
                 }
-                for m in &self.missing {
-                    lines.push(format!(
-                        "\tError loading shared library {}: No such file or directory",
-                        m.name
-                    ));
-                }
             }
+        }
+        if let Some(f) = &self.fatal {
+            lines.push(format!("error: {f}"));
         }
         lines
     }
@@ -154,16 +204,15 @@ impl LoadedProgram {
 pub struct ImageLoader<'a> {
     fs: &'a ImageFs,
     catalog: &'a ElfCatalog,
-    ld_library_path: Vec<String>,
-    preload: Vec<String>,
+    /// `LD_LIBRARY_PATH` as set in the image's environment (split by each flavor's rules).
+    ld_library_path: Option<String>,
+    /// `LD_PRELOAD` as set in the image's environment.
+    ld_preload: Option<String>,
+    /// The contents of /etc/ld.so.preload (glibc only).
+    preload_file: Option<Vec<u8>>,
     working_dir: String,
     cache: Option<LdSoCache>,
-    /// ld.so.conf directories, used only when the image has no cache.
-    conf_dirs: Vec<String>,
 }
-
-/// glibc-hwcaps subdirectories for x86-64, best first.
-const X86_64_HWCAPS: [&str; 3] = ["x86-64-v4", "x86-64-v3", "x86-64-v2"];
 
 impl<'a> ImageLoader<'a> {
     /// Sets up the model from the image's files and its config `Env` (`NAME=value` strings).
@@ -173,56 +222,28 @@ impl<'a> ImageLoader<'a> {
         env: &[String],
         working_dir: &str,
     ) -> Self {
+        // The last definition wins, as in a process environment built from the config.
         let var = |name: &str| {
             env.iter()
                 .rev()
                 .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=').map(str::to_string))
         };
-        let ld_library_path = var("LD_LIBRARY_PATH")
-            .map(|v| {
-                v.split([':', ';'])
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut preload: Vec<String> = var("LD_PRELOAD")
-            .map(|v| {
-                v.split([':', ' ', '\t'])
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Ok(bytes) = fs.read_path("/etc/ld.so.preload") {
-            let text = String::from_utf8_lossy(&bytes);
-            preload.extend(
-                text.split([':', ' ', '\t', '\n'])
-                    .filter(|s| !s.is_empty() && !s.starts_with('#'))
-                    .map(str::to_string),
-            );
-        }
         let cache = fs
             .read_path("/etc/ld.so.cache")
             .ok()
             .and_then(|b| LdSoCache::parse(&b));
-        let conf_dirs = if cache.is_none() {
-            read_ld_so_conf(fs)
-        } else {
-            Vec::new()
-        };
         ImageLoader {
             fs,
             catalog,
-            ld_library_path,
-            preload,
+            ld_library_path: var("LD_LIBRARY_PATH"),
+            ld_preload: var("LD_PRELOAD"),
+            preload_file: fs.read_path("/etc/ld.so.preload").ok().map(|b| b.to_vec()),
             working_dir: if working_dir.is_empty() {
                 "/".into()
             } else {
                 working_dir.to_string()
             },
             cache,
-            conf_dirs,
         }
     }
 
@@ -232,6 +253,12 @@ impl<'a> ImageLoader<'a> {
 
     pub fn fs(&self) -> &ImageFs {
         self.fs
+    }
+
+    /// The directories `/etc/ld.so.conf` lists (with its `include` files, globs expanded), in
+    /// order: what ldconfig would put in the cache. ld.so itself never reads the file.
+    pub fn ld_so_conf_dirs(&self) -> Vec<String> {
+        read_ld_so_conf(self.fs)
     }
 
     /// Models running the program at `path` (an image path).
@@ -274,6 +301,8 @@ impl<'a> ImageLoader<'a> {
                 objects: vec![main],
                 missing: Vec::new(),
                 warnings: Vec::new(),
+                trace: Vec::new(),
+                fatal: None,
             });
         };
         let interp_res =
@@ -301,12 +330,8 @@ impl<'a> ImageLoader<'a> {
             is_interpreter: true,
             alternatives: Vec::new(),
         };
-        let flavor = if basename(&interp).starts_with("ld-musl") {
-            Flavor::Musl
-        } else {
-            Flavor::Glibc
-        };
-        let mut run = Run::new(self, flavor, main, rtld);
+        let flavor = flavor_of_interpreter(&interp);
+        let mut run = Run::new(self, flavor, main, Some(rtld));
         run.load_all();
         Ok(run.finish())
     }
@@ -342,7 +367,7 @@ impl<'a> ImageLoader<'a> {
         // The loader a host process of this image would have.
         let interp = self.default_interpreter(&elf);
         let Some((interp, node)) = interp else {
-            let mut run = Run::new_without_rtld(self, Flavor::Glibc, main);
+            let mut run = Run::new(self, Flavor::Glibc, main, None);
             run.load_all();
             return Ok(run.finish());
         };
@@ -368,12 +393,8 @@ impl<'a> ImageLoader<'a> {
             is_interpreter: true,
             alternatives: Vec::new(),
         };
-        let flavor = if basename(&interp).starts_with("ld-musl") {
-            Flavor::Musl
-        } else {
-            Flavor::Glibc
-        };
-        let mut run = Run::new(self, flavor, main, rtld);
+        let flavor = flavor_of_interpreter(&interp);
+        let mut run = Run::new(self, flavor, main, Some(rtld));
         run.load_all();
         Ok(run.finish())
     }
@@ -384,7 +405,7 @@ impl<'a> ImageLoader<'a> {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for e in self.catalog.entries() {
             if let Ok(o) = &e.elf {
-                if o.machine == elf.machine && o.class == elf.class {
+                if o.machine == elf.machine && o.class == elf.class && o.kind != ElfKind::Other {
                     if let Some(i) = &o.interpreter {
                         *counts.entry(i.as_str()).or_default() += 1;
                     }
@@ -402,72 +423,101 @@ impl<'a> ImageLoader<'a> {
     }
 }
 
-/// Directories listed by /etc/ld.so.conf and its `include` files (globs supported for `*`).
+fn flavor_of_interpreter(interp: &str) -> Flavor {
+    if basename(interp).starts_with("ld-musl") {
+        Flavor::Musl
+    } else {
+        Flavor::Glibc
+    }
+}
+
+/// Directories listed by /etc/ld.so.conf and its `include` files (globs supported for `*`), as
+/// ldconfig reads them.
 fn read_ld_so_conf(fs: &ImageFs) -> Vec<String> {
     let mut out = Vec::new();
-    let mut stack = vec!["/etc/ld.so.conf".to_string()];
     let mut seen = std::collections::HashSet::new();
-    while let Some(file) = stack.pop() {
-        if !seen.insert(file.clone()) || seen.len() > 256 {
-            continue;
-        }
-        let Ok(bytes) = fs.read_path(&file) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        let mut includes = Vec::new();
-        for line in text.lines() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
-            }
-            if let Some(pat) = line
-                .strip_prefix("include")
-                .filter(|r| r.starts_with([' ', '\t']))
-            {
-                for p in pat.split_whitespace() {
-                    let p = if p.starts_with('/') {
-                        p.to_string()
-                    } else {
-                        format!("/etc/{p}")
-                    };
-                    includes.extend(expand_glob(fs, &p));
-                }
-            } else {
-                for d in line.split([':', ',', ' ', '\t']).filter(|d| !d.is_empty()) {
-                    if !out.contains(&d.to_string()) {
-                        out.push(d.to_string());
-                    }
-                }
-            }
-        }
-        includes.sort();
-        stack.extend(includes.into_iter().rev());
-    }
+    read_conf_file(fs, "/etc/ld.so.conf", &mut out, &mut seen);
     out
 }
 
-/// Expands a `dir/prefix*suffix` pattern against the image (only the last component may glob).
+fn read_conf_file(
+    fs: &ImageFs,
+    file: &str,
+    out: &mut Vec<String>,
+    seen: &mut std::collections::HashSet<String>,
+) {
+    if !seen.insert(file.to_string()) || seen.len() > 256 {
+        return;
+    }
+    let Ok(bytes) = fs.read_path(file) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(pat) = line
+            .strip_prefix("include")
+            .filter(|r| r.starts_with([' ', '\t']))
+        {
+            // Relative patterns are relative to the including file's directory.
+            for p in pat.split_whitespace() {
+                let p = if p.starts_with('/') {
+                    p.to_string()
+                } else {
+                    format!("{}/{p}", dirname(file).trim_end_matches('/'))
+                };
+                for f in expand_glob(fs, &p) {
+                    read_conf_file(fs, &f, out, seen);
+                }
+            }
+        } else if line.starts_with("hwcap") {
+            // Obsolete `hwcap` lines are ignored by ldconfig 2.36.
+        } else {
+            for d in line.split([':', ',', ' ', '\t']).filter(|d| !d.is_empty()) {
+                // ldconfig accepts a trailing "=TYPE" on a directory.
+                let d = d.split('=').next().unwrap_or(d);
+                let d = d.trim_end_matches('/');
+                let d = if d.is_empty() { "/" } else { d };
+                if !out.iter().any(|o| o == d) {
+                    out.push(d.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// Expands a `dir/prefix*suffix` pattern against the image (only the last component may glob),
+/// sorted as glob(3) sorts.
 fn expand_glob(fs: &ImageFs, pattern: &str) -> Vec<String> {
     let Some((dir, pat)) = pattern.rsplit_once('/') else {
         return vec![];
     };
-    if !pat.contains('*') {
+    if !pat.contains(['*', '?']) {
         return vec![pattern.to_string()];
     }
-    let (pre, post) = pat.split_once('*').unwrap_or((pat, ""));
     let Ok(d) = fs.resolve(if dir.is_empty() { "/" } else { dir }, true) else {
         return vec![];
     };
     let mut v: Vec<String> = fs
         .children(d.node)
-        .filter(|(n, _)| {
-            n.starts_with(pre) && n.ends_with(post) && n.len() >= pre.len() + post.len()
-        })
+        .filter(|(n, _)| !n.starts_with('.') && glob_match(pat.as_bytes(), n.as_bytes()))
         .map(|(n, _)| format!("{dir}/{n}"))
         .collect();
     v.sort();
     v
+}
+
+/// `*` and `?` matching of one path component.
+fn glob_match(pat: &[u8], name: &[u8]) -> bool {
+    match pat.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| glob_match(rest, &name[i..])),
+        Some((b'?', rest)) => !name.is_empty() && glob_match(rest, &name[1..]),
+        Some((c, rest)) => name.first() == Some(c) && glob_match(rest, &name[1..]),
+    }
 }
 
 fn basename(p: &str) -> &str {
@@ -480,522 +530,4 @@ fn dirname(p: &str) -> &str {
         Some(i) => &p[..i],
         None => ".",
     }
-}
-
-/// The state of one program's loading.
-struct Run<'l, 'a> {
-    loader: &'l ImageLoader<'a>,
-    flavor: Flavor,
-    objects: Vec<LoadedObject>,
-    /// For each loaded object, the names it answers to (glibc's `l_libname` plus soname).
-    names: Vec<Vec<String>>,
-    rtld: Option<LoadedObject>,
-    rtld_index: Option<usize>,
-    missing: Vec<Missing>,
-    warnings: Vec<String>,
-    class: u8,
-    machine: u16,
-    system_dirs: Vec<String>,
-    lib_dst: String,
-}
-
-impl<'l, 'a> Run<'l, 'a> {
-    fn new(
-        loader: &'l ImageLoader<'a>,
-        flavor: Flavor,
-        main: LoadedObject,
-        rtld: LoadedObject,
-    ) -> Self {
-        let system_dirs = system_dirs(loader.fs, &rtld, main.elf.machine);
-        let mut r = Self::new_without_rtld(loader, flavor, main);
-        r.lib_dst = if system_dirs.first().is_some_and(|d| d.contains("-linux-")) {
-            system_dirs[0].trim_start_matches('/').to_string()
-        } else {
-            "lib64".to_string()
-        };
-        r.system_dirs = system_dirs;
-        r.rtld = Some(rtld);
-        r
-    }
-
-    fn new_without_rtld(loader: &'l ImageLoader<'a>, flavor: Flavor, main: LoadedObject) -> Self {
-        let (class, machine) = (main.elf.class, main.elf.machine);
-        let names = vec![vec![main.name.clone()]];
-        Run {
-            loader,
-            flavor,
-            objects: vec![main],
-            names,
-            rtld: None,
-            rtld_index: None,
-            missing: Vec::new(),
-            warnings: Vec::new(),
-            class,
-            machine,
-            system_dirs: Vec::new(),
-            lib_dst: "lib64".into(),
-        }
-    }
-
-    fn finish(mut self) -> LoadedProgram {
-        if let Some(rtld) = self.rtld.take() {
-            // Not needed by name: ld.so is still mapped, after everything else.
-            self.objects.push(rtld);
-        }
-        LoadedProgram {
-            flavor: self.flavor,
-            objects: self.objects,
-            missing: self.missing,
-            warnings: self.warnings,
-        }
-    }
-
-    fn load_all(&mut self) {
-        // Preloads come right after the program (LD_PRELOAD, then /etc/ld.so.preload for glibc).
-        for p in self.loader.preload.clone() {
-            self.request(&p, 0);
-        }
-        let mut i = 0;
-        while i < self.objects.len() {
-            let needed = self.objects[i].elf.needed.clone();
-            for n in needed {
-                self.request(&n, i);
-            }
-            i += 1;
-        }
-    }
-
-    /// Finds and loads `name` needed by object `by`.
-    fn request(&mut self, name: &str, by: usize) {
-        match self.flavor {
-            Flavor::Musl => self.request_musl(name, by),
-            _ => self.request_glibc(name, by),
-        }
-    }
-
-    fn find_loaded_by_name(&self, name: &str) -> Option<usize> {
-        self.names
-            .iter()
-            .position(|ns| ns.iter().any(|n| n == name))
-    }
-
-    fn take_rtld_if(&mut self, matches: impl Fn(&LoadedObject) -> bool) -> Option<usize> {
-        if self.rtld.as_ref().is_some_and(&matches) {
-            let rtld = self.rtld.take().expect("checked above");
-            let mut names = vec![rtld.name.clone()];
-            if let Some(s) = &rtld.elf.soname {
-                names.push(s.clone());
-            }
-            self.objects.push(rtld);
-            self.names.push(names);
-            self.rtld_index = Some(self.objects.len() - 1);
-            return Some(self.objects.len() - 1);
-        }
-        None
-    }
-
-    fn request_glibc(&mut self, name: &str, by: usize) {
-        if self.find_loaded_by_name(name).is_some() {
-            return;
-        }
-        // The interpreter answers to its soname and its path before it is placed in the list.
-        if self
-            .take_rtld_if(|r| r.name == name || r.elf.soname.as_deref() == Some(name))
-            .is_some()
-        {
-            return;
-        }
-        // An already-loaded object whose soname is the name.
-        if let Some(i) = self
-            .objects
-            .iter()
-            .position(|o| o.elf.soname.as_deref() == Some(name))
-        {
-            self.names[i].push(name.to_string());
-            return;
-        }
-        let found = if name.contains('/') {
-            self.try_file(name, name.to_string())
-        } else {
-            self.search_glibc(name, by)
-        };
-        match found {
-            Some((path, node, alternatives)) => self.add(name, path, node, by, alternatives),
-            None => {
-                if !self.missing.iter().any(|m| m.name == name) {
-                    self.missing.push(Missing {
-                        name: name.to_string(),
-                        needed_by: by,
-                    });
-                }
-            }
-        }
-    }
-
-    fn add(
-        &mut self,
-        name: &str,
-        path: String,
-        node: NodeId,
-        by: usize,
-        alternatives: Vec<(String, NodeId)>,
-    ) {
-        // Same file already loaded under another name: reuse it (glibc and musl compare inodes).
-        if let Some(i) = self.objects.iter().position(|o| o.node == node) {
-            self.names[i].push(name.to_string());
-            return;
-        }
-        if self.rtld.as_ref().is_some_and(|r| r.node == node) {
-            self.take_rtld_if(|_| true);
-            let i = self.objects.len() - 1;
-            self.names[i].push(name.to_string());
-            return;
-        }
-        let Some(elf) = self.loader.catalog.elf(node).cloned() else {
-            return;
-        };
-        let real_path = self
-            .loader
-            .fs
-            .resolve(&path, true)
-            .map(|r| r.path)
-            .unwrap_or_else(|_| path.clone());
-        let mut names = vec![name.to_string()];
-        if let Some(s) = &elf.soname {
-            names.push(s.clone());
-        }
-        self.objects.push(LoadedObject {
-            name: name.to_string(),
-            path,
-            real_path,
-            node,
-            elf,
-            needed_by: Some(by),
-            is_interpreter: false,
-            alternatives,
-        });
-        self.names.push(names);
-    }
-
-    /// The glibc search for a name without a slash.
-    fn search_glibc(
-        &mut self,
-        name: &str,
-        by: usize,
-    ) -> Option<(String, NodeId, Vec<(String, NodeId)>)> {
-        let requester = &self.objects[by];
-        let main_has_runpath = self.objects[0].elf.runpath.is_some();
-        if requester.elf.runpath.is_none() {
-            // DT_RPATH of the requester and its loaders, up to the program.
-            let mut cur = Some(by);
-            let mut did_main = false;
-            while let Some(i) = cur {
-                let o = &self.objects[i];
-                if let (Some(rpath), None) = (&o.elf.rpath, &o.elf.runpath) {
-                    let dirs = self.expand_path_list(rpath, i);
-                    if let Some(f) = self.open_path(name, &dirs) {
-                        return Some(f);
-                    }
-                }
-                did_main |= i == 0;
-                cur = self.objects[i].needed_by.filter(|&p| p != i);
-            }
-            if !did_main && !main_has_runpath {
-                if let Some(rpath) = self.objects[0].elf.rpath.clone() {
-                    let dirs = self.expand_path_list(&rpath, 0);
-                    if let Some(f) = self.open_path(name, &dirs) {
-                        return Some(f);
-                    }
-                }
-            }
-        }
-        if !self.loader.ld_library_path.is_empty() {
-            let joined = self.loader.ld_library_path.join(":");
-            let dirs = self.expand_path_list(&joined, 0);
-            if let Some(f) = self.open_path(name, &dirs) {
-                return Some(f);
-            }
-        }
-        if let Some(runpath) = self.objects[by].elf.runpath.clone() {
-            let dirs = self.expand_path_list(&runpath, by);
-            if let Some(f) = self.open_path(name, &dirs) {
-                return Some(f);
-            }
-        }
-        let nodeflib = self.objects[by].elf.flags_1 & DF_1_NODEFLIB != 0;
-        if let Some(cache) = &self.loader.cache {
-            let arch = match self.machine {
-                machine::X86_64 => ldcache::FLAG_X8664_LIB64,
-                machine::AARCH64 => ldcache::FLAG_AARCH64_LIB64,
-                _ => 0,
-            };
-            let prio = |h: &str| {
-                X86_64_HWCAPS
-                    .iter()
-                    .position(|x| *x == h)
-                    .map_or(0, |p| (X86_64_HWCAPS.len() - p) as u32)
-            };
-            if let Some(e) = cache.lookup(name, arch, &prio) {
-                let in_system = self
-                    .system_dirs
-                    .iter()
-                    .any(|d| dirname(&e.path) == d.trim_end_matches('/'));
-                if !(nodeflib && in_system) {
-                    if let Some((path, node, _)) = self.try_file(&e.path, e.path.clone()) {
-                        let alternatives = cache
-                            .all_for(name, arch)
-                            .filter(|a| a.path != e.path)
-                            .filter_map(|a| {
-                                self.try_file(&a.path, a.path.clone())
-                                    .map(|(p, n, _)| (p, n))
-                            })
-                            .collect();
-                        return Some((path, node, alternatives));
-                    }
-                }
-            }
-        } else if !self.loader.conf_dirs.is_empty() {
-            // No cache in the image: take ld.so.conf's directories as ldconfig would have cached.
-            let dirs = self.loader.conf_dirs.clone();
-            if let Some(f) = self.open_path(name, &dirs) {
-                return Some(f);
-            }
-        }
-        if !nodeflib {
-            let dirs = self.system_dirs.clone();
-            if let Some(f) = self.open_path(name, &dirs) {
-                return Some(f);
-            }
-        }
-        None
-    }
-
-    /// Splits a path list and expands `$ORIGIN`, `$LIB` and `$PLATFORM` for object `obj`.
-    fn expand_path_list(&self, list: &str, obj: usize) -> Vec<String> {
-        let o = &self.objects[obj];
-        // The program's origin is where /proc/self/exe points (resolved); a library's is the
-        // directory of the path it was opened with.
-        let origin = if obj == 0 {
-            dirname(&o.real_path).to_string()
-        } else {
-            dirname(&o.path).to_string()
-        };
-        let platform = match self.machine {
-            machine::AARCH64 => "aarch64",
-            machine::X86 => "i686",
-            _ => "x86_64",
-        };
-        list.split(':')
-            .filter(|d| !d.is_empty())
-            .map(|d| {
-                d.replace("${ORIGIN}", &origin)
-                    .replace("$ORIGIN", &origin)
-                    .replace("${LIB}", &self.lib_dst)
-                    .replace("$LIB", &self.lib_dst)
-                    .replace("${PLATFORM}", platform)
-                    .replace("$PLATFORM", platform)
-            })
-            .collect()
-    }
-
-    /// Tries `dir/glibc-hwcaps/*/name` and `dir/name` for each directory in order.
-    fn open_path(
-        &self,
-        name: &str,
-        dirs: &[String],
-    ) -> Option<(String, NodeId, Vec<(String, NodeId)>)> {
-        for d in dirs {
-            let d = d.trim_end_matches('/');
-            let d = if d.is_empty() { "/" } else { d };
-            let mut candidates: Vec<(String, NodeId)> = Vec::new();
-            if self.flavor == Flavor::Glibc && self.machine == machine::X86_64 {
-                for h in X86_64_HWCAPS {
-                    let p = format!("{}/glibc-hwcaps/{h}/{name}", if d == "/" { "" } else { d });
-                    if let Some((p, n, _)) = self.try_file(&p, p.clone()) {
-                        candidates.push((p, n));
-                    }
-                }
-            }
-            let p = if d == "/" {
-                format!("/{name}")
-            } else {
-                format!("{d}/{name}")
-            };
-            if let Some((p, n, _)) = self.try_file(&p, p.clone()) {
-                candidates.push((p, n));
-            }
-            if !candidates.is_empty() {
-                let (p, n) = candidates.remove(0);
-                return Some((p, n, candidates));
-            }
-        }
-        None
-    }
-
-    /// A candidate file: it must exist, be ELF, and match the program's class and machine.
-    fn try_file(
-        &self,
-        lookup: &str,
-        shown: String,
-    ) -> Option<(String, NodeId, Vec<(String, NodeId)>)> {
-        let r = self
-            .loader
-            .fs
-            .resolve_at(&self.loader.working_dir, lookup, true)
-            .ok()?;
-        if !self.loader.fs.node(r.node).is_file() {
-            return None;
-        }
-        let elf = self.loader.catalog.elf(r.node)?;
-        if elf.class != self.class
-            || elf.machine != self.machine
-            || elf.kind == ElfKind::Relocatable
-        {
-            return None;
-        }
-        Some((shown, r.node, Vec::new()))
-    }
-
-    fn request_musl(&mut self, name: &str, by: usize) {
-        // Names that mean the loader (musl's libc) itself.
-        let is_self = name.starts_with("lib") && {
-            let rest = &name[3..];
-            ["c.", "pthread.", "rt.", "m.", "dl.", "util.", "xnet."]
-                .iter()
-                .any(|r| rest.starts_with(r))
-        } || self.rtld.as_ref().is_some_and(|r| r.name == name)
-            || self
-                .rtld_index
-                .is_some_and(|i| self.objects[i].path == name);
-        if is_self {
-            if let Some(i) = self.rtld_index {
-                if !self.names[i].iter().any(|n| n == name) && name.starts_with("lib") {
-                    // musl reports each reserved name once; keep the first.
-                }
-                return;
-            }
-            if let Some(i) = self.take_rtld_if(|_| true) {
-                self.objects[i].name = name.to_string();
-                self.objects[i].needed_by = Some(by);
-            }
-            return;
-        }
-        let found = if name.contains('/') {
-            self.try_file(name, name.to_string())
-        } else {
-            if let Some(i) = self
-                .objects
-                .iter()
-                .skip(1)
-                .position(|o| !o.name.contains('/') && basename(&o.path) == name)
-            {
-                let _ = i;
-                return;
-            }
-            self.search_musl(name, by)
-        };
-        match found {
-            Some((path, node, _)) => self.add(name, path, node, by, Vec::new()),
-            None => {
-                if !self.missing.iter().any(|m| m.name == name) {
-                    self.missing.push(Missing {
-                        name: name.to_string(),
-                        needed_by: by,
-                    });
-                }
-            }
-        }
-    }
-
-    fn search_musl(
-        &self,
-        name: &str,
-        by: usize,
-    ) -> Option<(String, NodeId, Vec<(String, NodeId)>)> {
-        let split = |s: &str| -> Vec<String> {
-            s.split([':', '\n'])
-                .filter(|d| !d.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
-        if !self.loader.ld_library_path.is_empty() {
-            if let Some(f) = self.open_path(name, &self.loader.ld_library_path) {
-                return Some(f);
-            }
-        }
-        let mut cur = Some(by);
-        while let Some(i) = cur {
-            let o = &self.objects[i];
-            if let Some(rp) = o.elf.runpath.as_ref().or(o.elf.rpath.as_ref()) {
-                let origin = if i == 0 {
-                    dirname(&o.real_path)
-                } else {
-                    dirname(&o.path)
-                };
-                let rp = rp.replace("${ORIGIN}", origin).replace("$ORIGIN", origin);
-                if let Some(f) = self.open_path(name, &split(&rp)) {
-                    return Some(f);
-                }
-            }
-            cur = o.needed_by.filter(|&p| p != i);
-        }
-        let rtld_path = self
-            .rtld
-            .as_ref()
-            .map(|r| r.name.clone())
-            .or_else(|| self.rtld_index.map(|i| self.objects[i].path.clone()));
-        let arch = match self.machine {
-            machine::AARCH64 => "aarch64",
-            machine::X86 => "i386",
-            _ => "x86_64",
-        };
-        // musl reads PREFIX/etc/ld-musl-ARCH.path, PREFIX being the loader's path minus /lib/NAME.
-        let prefix = rtld_path
-            .as_deref()
-            .filter(|p| p.starts_with('/'))
-            .map(|p| {
-                let parts: Vec<&str> = p.rsplitn(3, '/').collect();
-                if parts.len() == 3 {
-                    parts[2].to_string()
-                } else {
-                    String::new()
-                }
-            })
-            .unwrap_or_default();
-        let conf = format!("{prefix}/etc/ld-musl-{arch}.path");
-        let sys = match self.loader.fs.read_path(&conf) {
-            Ok(bytes) => split(&String::from_utf8_lossy(&bytes)),
-            Err(_) => split("/lib:/usr/local/lib:/usr/lib"),
-        };
-        self.open_path(name, &sys)
-    }
-}
-
-/// The default directories of a glibc ld.so, read from its own bytes (the `SYSTEM_DIRS` string
-/// differs between multiarch distributions and lib64 ones).
-fn system_dirs(fs: &ImageFs, rtld: &LoadedObject, machine_id: u16) -> Vec<String> {
-    let triplet = match machine_id {
-        machine::AARCH64 => "aarch64-linux-gnu",
-        machine::X86 => "i386-linux-gnu",
-        _ => "x86_64-linux-gnu",
-    };
-    let bytes = fs.read(rtld.node, &rtld.path).ok();
-    let has = |needle: &str| {
-        bytes
-            .as_ref()
-            .is_some_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-    };
-    let multiarch = format!("/lib/{triplet}/\0/usr/lib/{triplet}/\0");
-    if has(&multiarch) {
-        return vec![
-            format!("/lib/{triplet}"),
-            format!("/usr/lib/{triplet}"),
-            "/lib".into(),
-            "/usr/lib".into(),
-        ];
-    }
-    if has("/lib64/\0/usr/lib64/\0") || (machine_id != machine::X86 && has("/lib64/\0")) {
-        return vec!["/lib64".into(), "/usr/lib64".into()];
-    }
-    vec!["/lib".into(), "/usr/lib".into()]
 }
