@@ -1,11 +1,28 @@
 //! Symbol binding: for each symbol an object references through its dynamic relocations or
 //! imports, the object of the program that really provides it.
+//!
+//! glibc (`elf/dl-lookup.c`, `do_lookup_x` and `check_match`): the scope is the object itself
+//! first under DT_SYMBOLIC, then the global scope in order (without the executable for a copy
+//! relocation). In each object, the symbols of that name are tried in table order; a definition
+//! must be global, weak or unique, of default or protected visibility, have a value (or be TLS),
+//! and be a function, object, TLS, IFUNC or untyped symbol. A PLT reference takes only defined
+//! symbols; other references also take an executable's undefined symbol that has a value (its
+//! canonical PLT entry). Versions: a versioned reference takes the definition of that version,
+//! or one with no version of its own unless hidden; an unversioned reference takes a definition
+//! of index 0–2 (the oldest version), else the only non-hidden versioned one. The first object
+//! that gives a match wins, weak or not.
+//!
+//! musl (`ldso/dynlink.c`, `find_sym`): the global list in order (without the executable for a
+//! copy relocation), no DT_SYMBOLIC, no version matching, hidden versions skipped.
+//!
+//! Not modelled: the lookups ld.so makes on its own behalf (glibc's `malloc`, `calloc`,
+//! `realloc` and `free` in the program's scope, the vDSO's `__vdso_*`), `STB_GNU_UNIQUE` tables.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use dockergate_elf::{Bind, DynSymbol, ElfObject, RelocKind, SymKind};
 
-use crate::LoadedProgram;
+use crate::{Flavor, LoadedProgram};
 
 /// A dynamic symbol of one object of a program: `objects[object].elf.dynsym[symbol]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,6 +34,9 @@ pub struct SymbolRef {
 /// How one reference was resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
+    /// The definition that serves the reference. For a non-PLT reference to a function whose
+    /// address a non-PIE executable takes, this can be the executable's *undefined* symbol with
+    /// a value (its canonical PLT entry, which jumps to the executable's own binding).
     Bound(SymbolRef),
     /// A weak reference nothing defines: it stays null.
     WeakUndefined,
@@ -68,84 +88,154 @@ impl Bindings {
     }
 }
 
-/// Defined, exported symbols of one object by name.
-fn export_index(elf: &ElfObject) -> HashMap<&str, Vec<usize>> {
+/// Symbols of one object by name (every non-local named symbol, in table order).
+fn name_index(elf: &ElfObject) -> HashMap<&str, Vec<usize>> {
     let mut m: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, s) in elf.exports() {
-        m.entry(s.name.as_str()).or_default().push(i);
+    for (i, s) in elf.dynsym.iter().enumerate().skip(1) {
+        if !s.name.is_empty() && s.visible {
+            m.entry(s.name.as_str()).or_default().push(i);
+        }
     }
     m
 }
 
-/// Does definition `def` (of an object with or without version tables) satisfy reference `r`?
-fn version_matches(def: &DynSymbol, def_has_versions: bool, r: &DynSymbol) -> bool {
-    match &r.version {
-        Some(v) => {
-            if !def_has_versions {
-                return true;
+/// The kind of relocation a reference comes through (`type_class`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Class {
+    /// Only PLT (JUMP_SLOT) relocations: only defined symbols qualify.
+    plt: bool,
+    /// A copy relocation: the executable is skipped.
+    copy: bool,
+}
+
+/// Is `d` a definition a lookup may take at all (`check_match` before versions)?
+fn is_definition(d: &DynSymbol, class: Class) -> bool {
+    if !d.defined && (class.plt || d.kind == SymKind::Tls) {
+        return false;
+    }
+    if d.value == 0 && d.kind != SymKind::Tls {
+        return false;
+    }
+    !matches!(d.kind, SymKind::Other) && matches!(d.bind, Bind::Global | Bind::Weak | Bind::Unique)
+}
+
+/// Finds the definition of `r` in object `elf` (`None`: try the next object).
+fn lookup_in(
+    flavor: Flavor,
+    elf: &ElfObject,
+    cands: &[usize],
+    r: &DynSymbol,
+    class: Class,
+    has_versym: bool,
+) -> Option<usize> {
+    if flavor == Flavor::Musl {
+        return cands.iter().copied().find(|&i| {
+            let d = &elf.dynsym[i];
+            is_definition(d, class) && !(has_versym && d.hidden)
+        });
+    }
+    let mut versioned: Option<usize> = None;
+    let mut num_versions = 0;
+    for &i in cands {
+        let d = &elf.dynsym[i];
+        if !is_definition(d, class) {
+            continue;
+        }
+        if !has_versym {
+            return Some(i);
+        }
+        match &r.version {
+            Some(want) => {
+                // The version asked for, or (unless hidden) a definition without a version.
+                if d.version.as_deref() == Some(want.as_str()) || (d.version.is_none() && !d.hidden)
+                {
+                    return Some(i);
+                }
             }
-            match &def.version {
-                Some(dv) => dv == v,
-                // An unversioned global definition satisfies a versioned reference.
-                None => !def.hidden,
+            None => {
+                if d.version_index >= 3 {
+                    if !d.hidden {
+                        num_versions += 1;
+                        if num_versions == 1 {
+                            versioned = Some(i);
+                        }
+                    }
+                } else {
+                    return Some(i);
+                }
             }
         }
-        // An unversioned reference binds to the base or default (non-hidden) version.
-        None => !def.hidden || def.version.is_none(),
+    }
+    if num_versions == 1 {
+        versioned
+    } else {
+        None
     }
 }
 
-/// Resolves every referenced symbol of every object of `prog`, in the order ld.so would.
+/// Resolves every referenced symbol of every object of `prog`, as the loader would.
 pub fn bind_symbols(prog: &LoadedProgram) -> Bindings {
+    let flavor = prog.flavor;
     let indexes: Vec<HashMap<&str, Vec<usize>>> =
-        prog.objects.iter().map(|o| export_index(&o.elf)).collect();
-    let has_versions: Vec<bool> = prog
+        prog.objects.iter().map(|o| name_index(&o.elf)).collect();
+    let has_versym: Vec<bool> = prog
         .objects
         .iter()
-        .map(|o| o.elf.dynsym.iter().any(|s| s.version.is_some()))
+        .map(|o| o.elf.dynsym.iter().any(|s| s.version_index != 0))
         .collect();
     let mut per_object = Vec::with_capacity(prog.objects.len());
     for (oi, o) in prog.objects.iter().enumerate() {
         let elf = &o.elf;
-        let mut wanted: Vec<usize> = elf.imports().map(|(i, _)| i).collect();
-        for r in &elf.relocs {
-            if r.sym != 0
-                && matches!(
-                    r.kind,
-                    RelocKind::JumpSlot | RelocKind::GlobDat | RelocKind::Absolute
-                )
-            {
-                wanted.push(r.sym as usize);
-            }
+        // Referenced symbols: every import, and every symbol a relocation names.
+        let mut wanted: BTreeMap<usize, Option<Class>> = BTreeMap::new();
+        for (i, _) in elf.imports() {
+            wanted.entry(i).or_insert(None);
         }
-        wanted.sort_unstable();
-        wanted.dedup();
+        for r in &elf.relocs {
+            if r.sym == 0 {
+                continue;
+            }
+            let e = wanted.entry(r.sym as usize).or_insert(None);
+            let c = e.get_or_insert(Class {
+                plt: true,
+                copy: false,
+            });
+            c.plt &= r.kind == RelocKind::JumpSlot;
+            c.copy |= r.kind == RelocKind::Copy;
+        }
         let mut map = HashMap::with_capacity(wanted.len());
-        for si in wanted {
+        for (si, class) in wanted {
             let Some(r) = elf.dynsym.get(si) else {
                 continue;
             };
-            if r.name.is_empty() || r.kind == SymKind::Tls && !r.defined {
-                // TLS references resolve through the TLS machinery; they carry no code.
-            }
             if r.name.is_empty() {
                 continue;
             }
-            let scope = elf
-                .symbolic
+            // A local symbol (or a section) is its own definition: no lookup.
+            if matches!(r.bind, Bind::Local) || (r.kind == SymKind::Other && r.defined) {
+                map.insert(
+                    si,
+                    Binding::Bound(SymbolRef {
+                        object: oi,
+                        symbol: si,
+                    }),
+                );
+                continue;
+            }
+            let class = class.unwrap_or_default();
+            let symbolic = elf.symbolic && flavor != Flavor::Musl;
+            let scope = symbolic
                 .then_some(oi)
                 .into_iter()
-                .chain(0..prog.objects.len());
+                .chain(0..prog.objects.len())
+                .filter(|&di| !(class.copy && di == 0));
             let mut found = None;
             for di in scope {
                 let Some(cands) = indexes[di].get(r.name.as_str()) else {
                     continue;
                 };
                 let d_elf = &prog.objects[di].elf;
-                if let Some(&ds) = cands
-                    .iter()
-                    .find(|&&ds| version_matches(&d_elf.dynsym[ds], has_versions[di], r))
-                {
+                if let Some(ds) = lookup_in(flavor, d_elf, cands, r, class, has_versym[di]) {
                     found = Some(SymbolRef {
                         object: di,
                         symbol: ds,
@@ -155,7 +245,7 @@ pub fn bind_symbols(prog: &LoadedProgram) -> Bindings {
             }
             let b = match found {
                 Some(s) => Binding::Bound(s),
-                None if r.bind == Bind::Weak || r.defined => Binding::WeakUndefined,
+                None if r.bind == Bind::Weak && !r.defined => Binding::WeakUndefined,
                 None => Binding::Undefined,
             };
             map.insert(si, b);
