@@ -226,6 +226,17 @@ impl SpillFile {
         Ok((start, appended))
     }
 
+    /// Appends bytes.
+    pub fn append_bytes(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut inner = self
+            .inner
+            .lock()
+            .map_err(|_| io::Error::other("spill file lock poisoned"))?;
+        inner.writer.write_all(bytes)?;
+        inner.len += bytes.len() as u64;
+        Ok(())
+    }
+
     /// Makes everything appended so far readable.
     pub fn flush(&self) -> io::Result<()> {
         let mut inner = self

@@ -1,6 +1,7 @@
 //! Reading one layer blob: compression detected by magic bytes, digests verified while streaming,
 //! expansion bounded, entries turned into [`LayerEntry`] values whose contents stay where they are.
 
+use std::cell::RefCell;
 use std::io::{self, Read};
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -270,19 +271,16 @@ fn read_in_place(input: &LayerInput<'_>, blob: BlobId, base: u64, names: &Names<
                     entry.size()
                 )));
             }
-            let placement = Placement::InPlace { blob, base };
-            if let Some(le) = to_layer_entry(&mut entry, &placement).map_err(|e| names.io(e))? {
+            let mut target = Target::InPlace { blob, base };
+            if let Some(le) = to_layer_entry(&mut entry, &mut target).map_err(|e| names.io(e))? {
                 entries.push(le);
             }
         }
         Ok(entries)
     };
     let (entries, hashed) = std::thread::scope(|s| {
-        match std::thread::Builder::new()
-            .name("layer-hash".into())
-            .spawn_scoped(s, hash)
-        {
-            Ok(handle) => {
+        match spawn_helper(s, "layer-hash", hash) {
+            Some(handle) => {
                 let entries = parse();
                 let hashed = handle
                     .join()
@@ -290,7 +288,7 @@ fn read_in_place(input: &LayerInput<'_>, blob: BlobId, base: u64, names: &Names<
                 (entries, hashed)
             }
             // No thread to be had: do both here, one after the other.
-            Err(_) => (parse(), hash()),
+            None => (parse(), hash()),
         }
     });
     match hashed {
@@ -312,6 +310,23 @@ fn read_in_place(input: &LayerInput<'_>, blob: BlobId, base: u64, names: &Names<
             stored_complete: false,
         },
     }
+}
+
+/// Starts a helper thread; `None` when the system has none to give (the work is then done on the
+/// calling thread).
+fn spawn_helper<'scope, 'env, T: Send + 'scope>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> Option<std::thread::ScopedJoinHandle<'scope, T>> {
+    #[cfg(test)]
+    if tests::NO_THREADS.with(|n| n.get()) {
+        return None;
+    }
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn_scoped(s, f)
+        .ok()
 }
 
 /// Reads of the hashing thread, and chunks handed to it.
@@ -341,8 +356,8 @@ fn hash_range(blob: &HostFileBlob, offset: u64, size: u64) -> io::Result<([u8; 3
     Ok((hasher.finalize().into(), done))
 }
 
-/// A compressed (or not seekable) layer: decompressed and walked as a stream on this thread,
-/// retained contents copied to the spill file, both streams hashed on another thread.
+/// A compressed (or not seekable) layer: decompressed and walked as a stream on this thread;
+/// another thread hashes both streams and writes the retained contents to the spill file.
 fn read_streaming(
     input: &LayerInput<'_>,
     compression: Compression,
@@ -352,33 +367,37 @@ fn read_streaming(
     drain_on_error: bool,
     names: &Names<'_>,
 ) -> LayerRead {
-    let pool = Mutex::new(Vec::new());
-    let (tx, rx) = mpsc::sync_channel::<(usize, Vec<u8>)>(16);
+    let pool = Pool::default();
+    let inline = RefCell::new(Inline::default());
+    let (tx, rx) = mpsc::sync_channel::<Job>(16);
     std::thread::scope(|s| {
-        let worker = std::thread::Builder::new()
-            .name("layer-hash".into())
-            .spawn_scoped(s, || hash_worker(rx, &pool))
-            .ok();
-        // Without a thread, hash here.
-        let sink = |which| match worker {
-            Some(_) => HashSink::Worker {
+        let worker = spawn_helper(s, "layer-io", || io_worker(rx, &pool, spill));
+        // Without a thread, everything happens here.
+        let sink = match worker {
+            Some(_) => Sink::Thread {
                 tx: tx.clone(),
                 pool: &pool,
-                which,
             },
-            None => HashSink::Inline(Sha256::new()),
+            None => Sink::Inline {
+                state: &inline,
+                spill,
+            },
         };
-        let mut stored = TeeState::new(sink(0));
-        let mut expanded = TeeState::new(sink(1));
         drop(tx);
+        let mut stored = HashStream::new(sink.clone(), 0);
+        let mut expanded = HashStream::new(sink.clone(), 1);
+        let mut spill_writer = SpillWriter::new(sink.clone(), spill.len());
+        drop(sink);
         let same_stream = compression == Compression::None;
-        let entries = stream_entries(
+        let mut entries = stream_entries(
             input,
             compression,
             &mut stored,
             (!same_stream).then_some(&mut expanded),
-            blob,
-            spill,
+            &mut Target::Spill {
+                blob,
+                writer: &mut spill_writer,
+            },
             limit,
             names,
         );
@@ -394,28 +413,32 @@ fn read_streaming(
             };
             stored_complete = io::copy(&mut rest, &mut io::sink()).is_ok();
         }
-        let mut stored_sha = stored.finish();
-        let mut expanded_sha = expanded.finish();
+        stored.finish();
+        expanded.finish();
+        spill_writer.flush();
         let (stored_bytes, expanded_bytes) = (stored.count, expanded.count);
-        if let Some(w) = worker {
-            drop((stored, expanded));
-            match w.join() {
-                Ok([s, e]) => {
-                    stored_sha = s;
-                    expanded_sha = e;
-                }
-                Err(_) => {
-                    return LayerRead {
-                        entries: Err(names.error("the hashing thread failed".into())),
-                        stored_sha,
-                        expanded_sha,
-                        stored_bytes,
-                        expanded_bytes,
-                        stored_complete: false,
-                    }
-                }
+        drop((stored, expanded, spill_writer));
+        let (digests, write_error) = match worker {
+            Some(w) => match w.join() {
+                Ok(r) => r,
+                Err(_) => (
+                    [[0; 32]; 2],
+                    Some(io::Error::other("the I/O thread of the layer failed")),
+                ),
+            },
+            None => {
+                let Inline { hashers, error } = std::mem::take(&mut *inline.borrow_mut());
+                let [s, e] = hashers;
+                ([s.finalize().into(), e.finalize().into()], error)
             }
+        };
+        if let Some(e) = write_error {
+            if entries.is_ok() {
+                entries = Err(names.error(format!("cannot write the spill file: {e}")));
+            }
+            stored_complete = false;
         }
+        let [stored_sha, mut expanded_sha] = digests;
         if same_stream {
             expanded_sha = stored_sha;
         }
@@ -434,14 +457,12 @@ fn read_streaming(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 fn stream_entries(
     input: &LayerInput<'_>,
     compression: Compression,
-    stored: &mut TeeState<'_>,
-    expanded: Option<&mut TeeState<'_>>,
-    blob: BlobId,
-    spill: &SpillFile,
+    stored: &mut HashStream<'_>,
+    expanded: Option<&mut HashStream<'_>>,
+    target: &mut Target<'_, '_>,
     limit: LimitHit,
     names: &Names<'_>,
 ) -> Result<Vec<LayerEntry>, SourceError> {
@@ -477,10 +498,9 @@ fn stream_entries(
     let mut entries = Vec::new();
     {
         let mut archive = tar::Archive::new(&mut reader);
-        let placement = Placement::Spill { blob, spill };
         for entry in archive.entries().map_err(|e| names.io(e))? {
             let mut entry = entry.map_err(|e| names.io(e))?;
-            if let Some(le) = to_layer_entry(&mut entry, &placement).map_err(|e| names.io(e))? {
+            if let Some(le) = to_layer_entry(&mut entry, target).map_err(|e| names.io(e))? {
                 entries.push(le);
             }
         }
@@ -491,27 +511,150 @@ fn stream_entries(
     Ok(entries)
 }
 
-/// Where a tee sends the bytes it sees.
-enum HashSink<'p> {
-    Worker {
-        tx: mpsc::SyncSender<(usize, Vec<u8>)>,
-        pool: &'p Mutex<Vec<Vec<u8>>>,
-        which: usize,
-    },
-    Inline(Sha256),
+/// What the I/O thread of a streamed layer is handed.
+enum Job {
+    /// Bytes of stream 0 (stored) or 1 (expanded), to hash.
+    Hash(usize, Vec<u8>),
+    /// The first `used` bytes are to be appended to the spill file (the buffer keeps its length,
+    /// so that it is reused without being zeroed again).
+    Spill(Vec<u8>, usize),
 }
 
-/// One stream being hashed: bytes gathered into chunks for the hashing thread.
-struct TeeState<'p> {
-    sink: HashSink<'p>,
+/// Buffers the I/O thread hands back.
+#[derive(Default)]
+struct Pool {
+    hash: Mutex<Vec<Vec<u8>>>,
+    spill: Mutex<Vec<Vec<u8>>>,
+}
+
+fn pool_put(pool: &Mutex<Vec<Vec<u8>>>, buf: Vec<u8>) {
+    if let Ok(mut p) = pool.lock() {
+        if p.len() < 8 {
+            p.push(buf);
+        }
+    }
+}
+
+fn pool_take(pool: &Mutex<Vec<Vec<u8>>>) -> Option<Vec<u8>> {
+    pool.lock().ok().and_then(|mut p| p.pop())
+}
+
+/// The work done here when no thread could be started.
+#[derive(Default)]
+struct Inline {
+    hashers: [Sha256; 2],
+    error: Option<io::Error>,
+}
+
+/// Where hashing and spilling go: to the I/O thread, or done on the spot.
+#[derive(Clone)]
+enum Sink<'p> {
+    Thread {
+        tx: mpsc::SyncSender<Job>,
+        pool: &'p Pool,
+    },
+    Inline {
+        state: &'p RefCell<Inline>,
+        spill: &'p SpillFile,
+    },
+}
+
+impl Sink<'_> {
+    /// Hands a job over; gives the buffer back when the job was done here.
+    fn submit(&self, job: Job) -> Option<Vec<u8>> {
+        match self {
+            Sink::Thread { tx, .. } => {
+                // A closed channel means the thread died; joining it reports that.
+                let _ = tx.send(job);
+                None
+            }
+            Sink::Inline { state, spill } => {
+                let mut inline = state.borrow_mut();
+                match job {
+                    Job::Hash(which, buf) => {
+                        if let Some(h) = inline.hashers.get_mut(which) {
+                            h.update(&buf);
+                        }
+                        Some(buf)
+                    }
+                    Job::Spill(buf, used) => {
+                        if inline.error.is_none() {
+                            if let Err(e) = spill.append_bytes(&buf[..used.min(buf.len())]) {
+                                inline.error = Some(e);
+                            }
+                        }
+                        Some(buf)
+                    }
+                }
+            }
+        }
+    }
+
+    fn hash_buffer(&self) -> Vec<u8> {
+        match self {
+            Sink::Thread { pool, .. } => pool_take(&pool.hash),
+            Sink::Inline { .. } => None,
+        }
+        .unwrap_or_else(|| Vec::with_capacity(HASH_CHUNK * 2))
+    }
+
+    fn spill_buffer(&self) -> Vec<u8> {
+        match self {
+            Sink::Thread { pool, .. } => pool_take(&pool.spill),
+            Sink::Inline { .. } => None,
+        }
+        .unwrap_or_else(|| vec![0; SPILL_CHUNK])
+    }
+}
+
+/// The I/O thread: hashes the two streams, appends to the spill file in the order given, hands
+/// buffers back. Returns the digests and the first write error.
+fn io_worker(
+    rx: mpsc::Receiver<Job>,
+    pool: &Pool,
+    spill: &SpillFile,
+) -> ([[u8; 32]; 2], Option<io::Error>) {
+    let mut hashers = [Sha256::new(), Sha256::new()];
+    let mut error = None;
+    for job in rx {
+        match job {
+            Job::Hash(which, mut chunk) => {
+                if let Some(h) = hashers.get_mut(which) {
+                    h.update(&chunk);
+                }
+                chunk.clear();
+                pool_put(&pool.hash, chunk);
+            }
+            Job::Spill(buf, used) => {
+                if error.is_none() {
+                    if let Err(e) = spill.append_bytes(&buf[..used.min(buf.len())]) {
+                        error = Some(e);
+                    }
+                }
+                pool_put(&pool.spill, buf);
+            }
+        }
+    }
+    let [s, e] = hashers;
+    ([s.finalize().into(), e.finalize().into()], error)
+}
+
+/// Chunks of retained contents handed to the I/O thread.
+const SPILL_CHUNK: usize = 1 << 20;
+
+/// One stream being hashed: bytes gathered into chunks for the I/O thread.
+struct HashStream<'p> {
+    sink: Sink<'p>,
+    which: usize,
     pending: Vec<u8>,
     count: u64,
 }
 
-impl<'p> TeeState<'p> {
-    fn new(sink: HashSink<'p>) -> Self {
-        TeeState {
+impl<'p> HashStream<'p> {
+    fn new(sink: Sink<'p>, which: usize) -> Self {
+        HashStream {
             sink,
+            which,
             pending: Vec::new(),
             count: 0,
         }
@@ -519,73 +662,35 @@ impl<'p> TeeState<'p> {
 
     fn feed(&mut self, bytes: &[u8]) {
         self.count += bytes.len() as u64;
-        match &mut self.sink {
-            HashSink::Inline(h) => h.update(bytes),
-            HashSink::Worker { .. } => {
-                if self.pending.capacity() == 0 {
-                    self.pending = self.fresh_buffer();
-                }
-                self.pending.extend_from_slice(bytes);
-                if self.pending.len() >= HASH_CHUNK {
-                    self.send();
-                }
-            }
+        if self.pending.capacity() == 0 {
+            self.pending = self.sink.hash_buffer();
         }
-    }
-
-    fn fresh_buffer(&self) -> Vec<u8> {
-        if let HashSink::Worker { pool, .. } = &self.sink {
-            if let Some(b) = pool.lock().ok().and_then(|mut p| p.pop()) {
-                return b;
-            }
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= HASH_CHUNK {
+            self.send();
         }
-        Vec::with_capacity(HASH_CHUNK * 2)
     }
 
     fn send(&mut self) {
-        if let HashSink::Worker { tx, which, .. } = &self.sink {
-            let chunk = std::mem::take(&mut self.pending);
-            // A closed channel means the worker died; joining it reports that.
-            let _ = tx.send((*which, chunk));
+        let chunk = std::mem::take(&mut self.pending);
+        if let Some(mut back) = self.sink.submit(Job::Hash(self.which, chunk)) {
+            back.clear();
+            self.pending = back;
         }
     }
 
-    /// Sends what is pending; for an inline hasher, returns the digest.
-    fn finish(&mut self) -> [u8; 32] {
-        match &mut self.sink {
-            HashSink::Inline(h) => std::mem::take(h).finalize().into(),
-            HashSink::Worker { .. } => {
-                if !self.pending.is_empty() {
-                    self.send();
-                }
-                [0; 32]
-            }
+    /// Hands over what is pending.
+    fn finish(&mut self) {
+        if !self.pending.is_empty() {
+            self.send();
         }
     }
 }
 
-/// The hashing thread: two streams (stored, expanded), chunks given back for reuse.
-fn hash_worker(rx: mpsc::Receiver<(usize, Vec<u8>)>, pool: &Mutex<Vec<Vec<u8>>>) -> [[u8; 32]; 2] {
-    let mut hashers = [Sha256::new(), Sha256::new()];
-    for (which, mut chunk) in rx {
-        if let Some(h) = hashers.get_mut(which) {
-            h.update(&chunk);
-        }
-        chunk.clear();
-        if let Ok(mut p) = pool.lock() {
-            if p.len() < 8 {
-                p.push(chunk);
-            }
-        }
-    }
-    let [s, e] = hashers;
-    [s.finalize().into(), e.finalize().into()]
-}
-
-/// Passes reads through, showing every byte to a [`TeeState`].
+/// Passes reads through, showing every byte to a [`HashStream`].
 struct Tee<'s, 'p, R> {
     inner: R,
-    state: &'s mut TeeState<'p>,
+    state: &'s mut HashStream<'p>,
 }
 
 impl<R: Read> Read for Tee<'_, '_, R> {
@@ -594,6 +699,79 @@ impl<R: Read> Read for Tee<'_, '_, R> {
         self.state.feed(&buf[..n]);
         Ok(n)
     }
+}
+
+/// Appends retained contents to the spill file through the I/O thread, in big chunks. Offsets
+/// are known here: the thread appends in the order it is given.
+struct SpillWriter<'p> {
+    sink: Sink<'p>,
+    buf: Vec<u8>,
+    used: usize,
+    next: u64,
+}
+
+impl<'p> SpillWriter<'p> {
+    fn new(sink: Sink<'p>, start: u64) -> Self {
+        SpillWriter {
+            sink,
+            buf: Vec::new(),
+            used: 0,
+            next: start,
+        }
+    }
+
+    /// Appends `head` and everything `rest` yields; returns the offset and the length appended.
+    fn append(&mut self, head: &[u8], rest: &mut dyn Read) -> io::Result<(u64, u64)> {
+        let start = self.next;
+        let mut head = head;
+        loop {
+            if self.used == self.buf.len() {
+                self.flush();
+                if self.buf.is_empty() {
+                    self.buf = self.sink.spill_buffer();
+                }
+            }
+            let n = if head.is_empty() {
+                match rest.read(&mut self.buf[self.used..]) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                let n = head.len().min(self.buf.len() - self.used);
+                self.buf[self.used..self.used + n].copy_from_slice(&head[..n]);
+                head = &head[n..];
+                n
+            };
+            self.used += n;
+            self.next += n as u64;
+        }
+        Ok((start, self.next - start))
+    }
+
+    /// Hands over what is pending.
+    fn flush(&mut self) {
+        if self.used == 0 {
+            return;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let used = std::mem::replace(&mut self.used, 0);
+        if let Some(back) = self.sink.submit(Job::Spill(buf, used)) {
+            self.buf = back;
+        }
+    }
+}
+
+/// Where the contents of a layer's files go.
+enum Target<'a, 'p> {
+    /// Left in the uncompressed layer, at `base` in the blob.
+    InPlace { blob: BlobId, base: u64 },
+    /// Copied to the spill file when worth keeping.
+    Spill {
+        blob: BlobId,
+        writer: &'a mut SpillWriter<'p>,
+    },
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -609,7 +787,7 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 fn to_layer_entry<R: Read>(
     entry: &mut tar::Entry<'_, R>,
-    placement: &Placement<'_>,
+    target: &mut Target<'_, '_>,
 ) -> io::Result<Option<LayerEntry>> {
     let header = entry.header();
     let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -631,20 +809,20 @@ fn to_layer_entry<R: Read>(
         tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
             let size = entry.size();
             let sparse = header.entry_type() == tar::EntryType::GNUSparse;
-            let content = match placement {
-                Placement::InPlace { blob, base } if !sparse => Content::Blob {
+            let content = match target {
+                Target::InPlace { blob, base } if !sparse => Content::Blob {
                     blob: *blob,
                     offset: base.saturating_add(entry.raw_file_position()),
                 },
-                Placement::InPlace { .. } => Content::NotRetained,
-                Placement::Spill { blob, spill } => {
+                Target::InPlace { .. } => Content::NotRetained,
+                Target::Spill { blob, writer } => {
                     let mut head = [0u8; 4];
                     let n = read_up_to(entry, &mut head)?;
                     let keep = size < RETAIN_ANY_BELOW
                         || head[..n].starts_with(b"\x7fELF")
                         || head[..n].starts_with(b"#!");
                     if keep {
-                        let (offset, appended) = spill.append(&head[..n], entry)?;
+                        let (offset, appended) = writer.append(&head[..n], entry)?;
                         if appended != size {
                             return Err(io::Error::new(
                                 io::ErrorKind::UnexpectedEof,
@@ -709,5 +887,189 @@ impl<R: Read> Read for LimitedReader<R> {
         let n = self.inner.read(&mut buf[..want])?;
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    thread_local! {
+        /// Makes [`spawn_helper`] fail, to test the single-threaded path.
+        pub(super) static NO_THREADS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    fn tar_of(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o755);
+            h.set_cksum();
+            b.append_data(&mut h, name, data.as_slice()).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn sha(b: &[u8]) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(b)))
+    }
+
+    struct Read1 {
+        entries: Vec<LayerEntry>,
+        info: LayerInfo,
+        spill: Arc<SpillFile>,
+    }
+
+    fn read(
+        stored: &[u8],
+        digest: Option<&str>,
+        diff: Option<&str>,
+        limit: u64,
+    ) -> Result<Read1, SourceError> {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(stored).unwrap();
+        let blob = Arc::new(HostFileBlob::open(f.path()).unwrap());
+        let spill = Arc::new(SpillFile::create(None).unwrap());
+        let compressed = Compression::sniff(stored).unwrap() != Compression::None;
+        let placement = if compressed {
+            Placement::Spill {
+                blob: BlobId(1),
+                spill: &spill,
+            }
+        } else {
+            Placement::InPlace {
+                blob: BlobId(0),
+                base: 0,
+            }
+        };
+        let (entries, info) = read_layer(
+            LayerInput {
+                blob: &blob,
+                offset: 0,
+                size: stored.len() as u64,
+            },
+            placement,
+            "L",
+            "here",
+            digest,
+            diff,
+            ExpansionLimits {
+                per_layer: limit,
+                per_image: u64::MAX,
+            },
+            0,
+        )?;
+        spill.flush().unwrap();
+        Ok(Read1 {
+            entries,
+            info,
+            spill,
+        })
+    }
+
+    fn gzip(b: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn files() -> Vec<(&'static str, Vec<u8>)> {
+        let mut elf = b"\x7fELF".to_vec();
+        elf.extend((0..3_000_000u32).map(|i| (i % 253) as u8));
+        vec![
+            ("small", b"hello".to_vec()),
+            ("big-elf", elf),
+            ("big-data", vec![7u8; 2 << 20]),
+            ("script", b"#!/bin/sh\necho hi\n".to_vec()),
+        ]
+    }
+
+    fn check_both_ways(f: impl Fn()) {
+        f();
+        NO_THREADS.with(|n| n.set(true));
+        f();
+        NO_THREADS.with(|n| n.set(false));
+    }
+
+    #[test]
+    fn streamed_layers_keep_what_matters_and_hash_both_streams() {
+        check_both_ways(|| {
+            let tar = tar_of(&files());
+            let zst = zstd::encode_all(tar.as_slice(), 1).unwrap();
+            for stored in [gzip(&tar), zst] {
+                let r = read(&stored, Some(&sha(&stored)), Some(&sha(&tar)), u64::MAX).unwrap();
+                assert_eq!(r.info.diff_id, sha(&tar));
+                assert_eq!(r.info.stored_bytes, stored.len() as u64);
+                assert_eq!(r.info.expanded_bytes, tar.len() as u64);
+                let mut spilled = 0;
+                for (e, (name, data)) in r.entries.iter().zip(files()) {
+                    assert_eq!(e.path, name);
+                    let EntryKind::File { size, content } = &e.kind else {
+                        panic!()
+                    };
+                    assert_eq!(*size, data.len() as u64);
+                    match content {
+                        Content::Blob { offset, .. } => {
+                            let mut buf = vec![0; data.len()];
+                            dockergate_fs::BlobSource::read_at(r.spill.as_ref(), *offset, &mut buf)
+                                .unwrap();
+                            assert_eq!(buf, data, "{name}");
+                            spilled += data.len() as u64;
+                        }
+                        Content::NotRetained => assert_eq!(name, "big-data"),
+                        Content::Inline(_) => panic!(),
+                    }
+                }
+                assert_eq!(r.spill.len(), spilled);
+            }
+        });
+    }
+
+    #[test]
+    fn in_place_layers_hash_once_and_point_into_the_blob() {
+        check_both_ways(|| {
+            let tar = tar_of(&files());
+            let r = read(&tar, Some(&sha(&tar)), Some(&sha(&tar)), u64::MAX).unwrap();
+            assert_eq!(r.info.diff_id, sha(&tar));
+            assert_eq!(
+                (r.info.stored_bytes, r.info.expanded_bytes),
+                (tar.len() as u64, tar.len() as u64)
+            );
+            for e in &r.entries {
+                let EntryKind::File {
+                    content: Content::Blob { offset, .. },
+                    size,
+                } = &e.kind
+                else {
+                    panic!()
+                };
+                assert!(offset + size <= tar.len() as u64);
+            }
+        });
+    }
+
+    #[test]
+    fn mismatches_truncation_and_limits() {
+        check_both_ways(|| {
+            let tar = tar_of(&files());
+            let gz = gzip(&tar);
+            let other = sha(b"other");
+            for stored in [&tar, &gz] {
+                let e = read(stored, Some(&other), None, u64::MAX).err().unwrap();
+                assert!(matches!(e, SourceError::DigestMismatch { .. }), "{e}");
+                let e = read(stored, None, Some(&other), u64::MAX).err().unwrap();
+                assert!(e.to_string().contains("uncompressed tar"), "{e}");
+                let e = read(stored, None, None, 1_000_000).err().unwrap();
+                assert!(matches!(e, SourceError::LimitExceeded { .. }), "{e}");
+                let cut = &stored[..stored.len() / 2];
+                let e = read(cut, None, None, u64::MAX).err().unwrap();
+                assert!(e.to_string().contains("truncated"), "{e}");
+                // A digest mismatch is what is reported for a cut blob whose digest is known.
+                let e = read(cut, Some(&sha(stored)), None, u64::MAX).err().unwrap();
+                assert!(matches!(e, SourceError::DigestMismatch { .. }), "{e}");
+            }
+        });
     }
 }
