@@ -4,6 +4,7 @@
 
 mod cmd_ldd;
 mod cmd_ls;
+mod cmd_profile;
 mod common;
 
 use std::process::ExitCode;
@@ -43,6 +44,13 @@ enum Command {
         #[arg(long)]
         bindings: bool,
     },
+    /// Write the seccomp profile of an image (Docker/OCI JSON).
+    Profile {
+        #[command(flatten)]
+        image: ImageArgs,
+        #[command(flatten)]
+        opts: cmd_profile::ProfileArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -54,6 +62,7 @@ fn main() -> ExitCode {
             path,
             bindings,
         } => cmd_ldd::run(&image, &path, bindings),
+        Command::Profile { image, opts } => cmd_profile::run(&image, &opts),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,45 @@
+//! Prints the summary of one ELF file: `cargo run --release --example dump -- FILE [FUNCTION]`.
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let data = std::fs::read(&args[1]).expect("read");
+    let elf = dockergate_elf::parse_elf(&data).expect("elf");
+    let t = std::time::Instant::now();
+    let s = dockergate_analysis::analyze_object(&data, &elf).expect("analysis");
+    eprintln!("{:?} in {:?}", s.stats, t.elapsed());
+    let unresolved: usize = s
+        .functions
+        .iter()
+        .flat_map(|f| &f.syscalls)
+        .filter(|x| x.number.unknown)
+        .count();
+    eprintln!(
+        "unresolved sites {unresolved}, data_addr_taken {}, exports {}",
+        s.data_addr_taken.len(),
+        s.exports.len()
+    );
+    for (i, f) in s.functions.iter().enumerate() {
+        let name = s.function_name(i as u32);
+        if args.len() > 2 && !name.contains(&args[2]) {
+            continue;
+        }
+        if args.len() <= 2 && f.syscalls.is_empty() {
+            continue;
+        }
+        println!("{name} [{:x}-{:x}] {:?}", f.entry, f.end, f.origin);
+        for sc in &f.syscalls {
+            println!("  syscall @{:x}: {:?}", sc.addr, sc.number);
+        }
+        if args.len() > 2 {
+            for c in &f.calls {
+                println!(
+                    "  call @{:x} -> {:?} tail={} args={:?}",
+                    c.addr, c.target, c.tail, c.args
+                );
+            }
+            println!(
+                "  addr_taken {:?} symbols_taken {:?}",
+                f.addr_taken, f.symbols_taken
+            );
+        }
+    }
+}

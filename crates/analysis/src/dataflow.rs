@@ -1,0 +1,473 @@
+//! The abstract values the per-function data flow tracks, shared by every architecture: each
+//! register and stack slot holds a constant, what a caller passed (a [`Loc`] at entry), a
+//! stack address, a small set of these, or "unknown" (Top).
+
+use std::sync::Arc;
+
+use crate::summary::{Atom, Loc, ValueSet};
+
+/// Joins of more alternatives than this give up (become Top).
+pub const MAX_ATOMS: usize = 24;
+
+/// An abstract value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Val {
+    /// Unknown.
+    Top,
+    Const(u64),
+    Param(Loc),
+    /// `frame base + off`: a stack address. Base 0 is the stack pointer at entry; other bases
+    /// are anonymous (after `and rsp, -16`, `alloca`…), valid only within the function.
+    Sp {
+        base: u32,
+        off: i64,
+    },
+    /// A set of constants and parameters (sorted, no duplicates, at least two).
+    Multi(Arc<[Atom]>),
+}
+
+impl Val {
+    pub fn atoms(&self) -> Option<Vec<Atom>> {
+        match self {
+            Val::Const(c) => Some(vec![Atom::Const(*c)]),
+            Val::Param(l) => Some(vec![Atom::Param(*l)]),
+            Val::Multi(a) => Some(a.to_vec()),
+            _ => None,
+        }
+    }
+
+    fn from_atoms(mut atoms: Vec<Atom>) -> Val {
+        atoms.sort_unstable();
+        atoms.dedup();
+        match atoms.len() {
+            0 => Val::Top,
+            1 => match atoms[0] {
+                Atom::Const(c) => Val::Const(c),
+                Atom::Param(l) => Val::Param(l),
+            },
+            n if n > MAX_ATOMS => Val::Top,
+            _ => Val::Multi(atoms.into()),
+        }
+    }
+
+    /// Least upper bound.
+    pub fn join(&self, other: &Val) -> Val {
+        if self == other {
+            return self.clone();
+        }
+        match (self.atoms(), other.atoms()) {
+            (Some(mut a), Some(b)) => {
+                a.extend(b);
+                Val::from_atoms(a)
+            }
+            _ => Val::Top,
+        }
+    }
+
+    /// The value as a summary set (Top and stack addresses are unknown).
+    pub fn to_set(&self) -> ValueSet {
+        match self.atoms() {
+            Some(atoms) => ValueSet {
+                atoms,
+                unknown: false,
+            },
+            None => ValueSet::unknown(),
+        }
+    }
+
+    /// Applies `f` to every constant; parameters make the result unknown.
+    pub fn map_const(&self, f: impl Fn(u64) -> u64) -> Val {
+        match self {
+            Val::Const(c) => Val::Const(f(*c)),
+            Val::Multi(atoms) => {
+                let mut out = Vec::with_capacity(atoms.len());
+                for a in atoms.iter() {
+                    match a {
+                        Atom::Const(c) => out.push(Atom::Const(f(*c))),
+                        Atom::Param(_) => return Val::Top,
+                    }
+                }
+                Val::from_atoms(out)
+            }
+            _ => Val::Top,
+        }
+    }
+
+    /// Truncates constants to the low `bytes` bytes (parameters are kept: a narrower read of a
+    /// caller's value is still that value for the small numbers syscalls use).
+    pub fn truncate(&self, bytes: u32) -> Val {
+        if bytes >= 8 {
+            return self.clone();
+        }
+        let mask = (1u64 << (bytes * 8)) - 1;
+        match self {
+            Val::Const(c) => Val::Const(c & mask),
+            Val::Multi(atoms) => Val::from_atoms(
+                atoms
+                    .iter()
+                    .map(|a| match a {
+                        Atom::Const(c) => Atom::Const(c & mask),
+                        p => *p,
+                    })
+                    .collect(),
+            ),
+            Val::Sp { .. } => Val::Top,
+            v => v.clone(),
+        }
+    }
+
+    /// Sign-extends constants from `bytes` bytes to 64 bits.
+    pub fn sign_extend(&self, bytes: u32) -> Val {
+        if bytes >= 8 {
+            return self.clone();
+        }
+        let bits = bytes * 8;
+        self.truncate(bytes)
+            .map_const_keep_params(|c| (((c << (64 - bits)) as i64) >> (64 - bits)) as u64)
+    }
+
+    fn map_const_keep_params(&self, f: impl Fn(u64) -> u64) -> Val {
+        match self {
+            Val::Const(c) => Val::Const(f(*c)),
+            Val::Multi(atoms) => Val::from_atoms(
+                atoms
+                    .iter()
+                    .map(|a| match a {
+                        Atom::Const(c) => Atom::Const(f(*c)),
+                        p => *p,
+                    })
+                    .collect(),
+            ),
+            v => v.clone(),
+        }
+    }
+
+    /// Binary arithmetic on constants (and stack addresses plus/minus constants).
+    pub fn arith(&self, other: &Val, op: fn(u64, u64) -> Option<u64>) -> Val {
+        match (self, other) {
+            (Val::Const(a), Val::Const(b)) => op(*a, *b).map_or(Val::Top, Val::Const),
+            (Val::Multi(_), Val::Const(b)) => {
+                let b = *b;
+                match self.atoms() {
+                    Some(atoms) if atoms.iter().all(|a| matches!(a, Atom::Const(_))) => {
+                        let mut out = Vec::new();
+                        for a in atoms {
+                            if let Atom::Const(c) = a {
+                                match op(c, b) {
+                                    Some(v) => out.push(Atom::Const(v)),
+                                    None => return Val::Top,
+                                }
+                            }
+                        }
+                        Val::from_atoms(out)
+                    }
+                    _ => Val::Top,
+                }
+            }
+            _ => Val::Top,
+        }
+    }
+}
+
+/// A stack slot key: frame base, offset, width in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slot {
+    pub base: u32,
+    pub off: i64,
+    pub size: u8,
+}
+
+/// Bound on tracked slots per state; past it, untracked slots read as unknown.
+const MAX_SLOTS: usize = 48;
+
+/// The abstract machine state at a program point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub regs: Vec<Val>,
+    /// Written slots, sorted by (base, off).
+    pub slots: Vec<(Slot, Val)>,
+    /// Some slot writes were not tracked: absent slots are unknown, not "as at entry".
+    pub slots_lost: bool,
+}
+
+impl State {
+    /// The state at a function's entry: every register holds what the caller passed, the stack
+    /// pointer is the entry frame base.
+    pub fn entry(nregs: usize, sp_reg: usize) -> State {
+        let mut regs: Vec<Val> = (0..nregs).map(|r| Val::Param(Loc::Reg(r as u8))).collect();
+        regs[sp_reg] = Val::Sp { base: 0, off: 0 };
+        State {
+            regs,
+            slots: Vec::new(),
+            slots_lost: false,
+        }
+    }
+
+    /// A state about which nothing is known (a block reached from unknown places).
+    pub fn unknown(nregs: usize) -> State {
+        State {
+            regs: vec![Val::Top; nregs],
+            slots: Vec::new(),
+            slots_lost: true,
+        }
+    }
+
+    /// The value of a slot that was never written on this path: at base 0 above the return
+    /// address it is what the caller passed (`Param(Stack(off))`), else unknown.
+    fn implicit(&self, slot: Slot, ret_addr_size: i64) -> Val {
+        if self.slots_lost || slot.base != 0 || slot.off < ret_addr_size {
+            Val::Top
+        } else {
+            Val::Param(Loc::Stack(slot.off as i32)).truncate(slot.size as u32)
+        }
+    }
+
+    pub fn read_slot(&self, slot: Slot, ret_addr_size: i64) -> Val {
+        // Slots are sorted by (base, off) and at most 255 bytes wide: only neighbours can overlap.
+        let lo = self
+            .slots
+            .partition_point(|(s, _)| (s.base, s.off) < (slot.base, slot.off.saturating_sub(255)));
+        for (s, v) in &self.slots[lo..] {
+            if s.base != slot.base || s.off >= slot.off + slot.size as i64 {
+                break;
+            }
+            if s.off == slot.off {
+                return if slot.size <= s.size {
+                    v.truncate(slot.size as u32)
+                } else {
+                    Val::Top
+                };
+            }
+            if overlaps(s, &slot) {
+                return Val::Top;
+            }
+        }
+        self.implicit(slot, ret_addr_size)
+    }
+
+    pub fn write_slot(&mut self, slot: Slot, v: Val) {
+        let lo = self
+            .slots
+            .partition_point(|(s, _)| (s.base, s.off) < (slot.base, slot.off.saturating_sub(255)));
+        let mut hi = lo;
+        while hi < self.slots.len() {
+            let s = &self.slots[hi].0;
+            if s.base != slot.base || s.off >= slot.off + slot.size as i64 {
+                break;
+            }
+            hi += 1;
+        }
+        // Remove the overlapping slots among the neighbours.
+        let mut k = lo;
+        while k < hi {
+            if overlaps(&self.slots[k].0, &slot) {
+                self.slots.remove(k);
+                hi -= 1;
+            } else {
+                k += 1;
+            }
+        }
+        if self.slots.len() >= MAX_SLOTS {
+            self.slots_lost = true;
+            self.slots.remove(0);
+        }
+        let pos = self
+            .slots
+            .partition_point(|(s, _)| (s.base, s.off) < (slot.base, slot.off));
+        self.slots.insert(pos, (slot, v));
+    }
+
+    /// Forgets every slot of a frame base (a write through an unknown index into that frame).
+    pub fn forget_base(&mut self, base: u32) {
+        self.slots.retain(|(s, _)| s.base != base);
+        self.slots_lost = true;
+    }
+
+    /// Forgets slots of base 0 below `limit` (the callee's frame area after a call).
+    pub fn forget_below(&mut self, base: u32, limit: i64) {
+        self.slots
+            .retain(|(s, _)| !(s.base == base && s.off < limit));
+    }
+
+    /// Least upper bound of two states.
+    pub fn join(&self, other: &State, ret_addr_size: i64) -> State {
+        let regs = self
+            .regs
+            .iter()
+            .zip(&other.regs)
+            .map(|(a, b)| a.join(b))
+            .collect();
+        let slots_lost = self.slots_lost || other.slots_lost;
+        // Union of the written slots (both sorted), each joined with the other side's value.
+        let mut slots: Vec<(Slot, Val)> =
+            Vec::with_capacity(self.slots.len().max(other.slots.len()));
+        let (mut i, mut j) = (0, 0);
+        while i < self.slots.len() || j < other.slots.len() {
+            let k = match (self.slots.get(i), other.slots.get(j)) {
+                (Some(a), Some(b)) if (a.0.base, a.0.off) == (b.0.base, b.0.off) => {
+                    i += 1;
+                    j += 1;
+                    if a.0.size == b.0.size {
+                        slots.push((a.0, a.1.join(&b.1)));
+                    } else {
+                        slots.push((
+                            Slot {
+                                size: a.0.size.max(b.0.size),
+                                ..a.0
+                            },
+                            Val::Top,
+                        ));
+                    }
+                    continue;
+                }
+                (Some(a), Some(b)) if (a.0.base, a.0.off) < (b.0.base, b.0.off) => {
+                    i += 1;
+                    a.0
+                }
+                (Some(_), Some(b)) => {
+                    j += 1;
+                    b.0
+                }
+                (Some(a), None) => {
+                    i += 1;
+                    a.0
+                }
+                (None, Some(b)) => {
+                    j += 1;
+                    b.0
+                }
+                (None, None) => break,
+            };
+            let v = self
+                .read_slot(k, ret_addr_size)
+                .join(&other.read_slot(k, ret_addr_size));
+            slots.push((k, v));
+        }
+        State {
+            regs,
+            slots,
+            slots_lost,
+        }
+    }
+
+    /// Joins `other` into `self`, but every register or slot the join would change becomes
+    /// unknown at once (widening: loops that count converge); true when `self` changed.
+    pub fn widen_in(&mut self, other: &State, ret_addr_size: i64) -> bool {
+        let j = self.join(other, ret_addr_size);
+        if j == *self {
+            return false;
+        }
+        let mut w = j.clone();
+        for (r, v) in w.regs.iter_mut().enumerate() {
+            if *v != self.regs[r] {
+                *v = Val::Top;
+            }
+        }
+        for (slot, v) in w.slots.iter_mut() {
+            if *v != self.read_slot(*slot, ret_addr_size) {
+                *v = Val::Top;
+            }
+        }
+        *self = w;
+        true
+    }
+
+    /// Joins `other` into `self`; true when `self` changed.
+    pub fn join_in(&mut self, other: &State, ret_addr_size: i64) -> bool {
+        let j = self.join(other, ret_addr_size);
+        if j != *self {
+            *self = j;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn overlaps(a: &Slot, b: &Slot) -> bool {
+    a.off < b.off + b.size as i64 && b.off < a.off + a.size as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_collects_constants_and_params() {
+        let a = Val::Const(39);
+        let b = Val::Param(Loc::Reg(7));
+        let j = a.join(&b);
+        assert_eq!(
+            j.to_set().atoms,
+            vec![Atom::Const(39), Atom::Param(Loc::Reg(7))]
+        );
+        assert_eq!(j.join(&Val::Top), Val::Top);
+        assert_eq!(Val::Const(1).join(&Val::Const(1)), Val::Const(1));
+    }
+
+    #[test]
+    fn too_many_alternatives_give_up() {
+        let mut v = Val::Const(0);
+        for i in 1..=MAX_ATOMS as u64 {
+            v = v.join(&Val::Const(i));
+        }
+        assert_eq!(v, Val::Top);
+    }
+
+    #[test]
+    fn slots_read_back_and_fall_back_to_entry_values() {
+        let mut s = State::entry(16, 4);
+        let slot = Slot {
+            base: 0,
+            off: 8,
+            size: 8,
+        };
+        assert_eq!(s.read_slot(slot, 8), Val::Param(Loc::Stack(8)));
+        assert_eq!(
+            s.read_slot(
+                Slot {
+                    base: 0,
+                    off: -16,
+                    size: 8
+                },
+                8
+            ),
+            Val::Top
+        );
+        s.write_slot(
+            Slot {
+                base: 0,
+                off: -16,
+                size: 4,
+            },
+            Val::Const(231),
+        );
+        assert_eq!(
+            s.read_slot(
+                Slot {
+                    base: 0,
+                    off: -16,
+                    size: 4
+                },
+                8
+            ),
+            Val::Const(231)
+        );
+        assert_eq!(
+            s.read_slot(
+                Slot {
+                    base: 0,
+                    off: -16,
+                    size: 8
+                },
+                8
+            ),
+            Val::Top
+        );
+        // A join where one side overwrote the caller's slot must not report the entry value.
+        let mut t = s.clone();
+        t.write_slot(slot, Val::Top);
+        let j = s.join(&t, 8);
+        assert_eq!(j.read_slot(slot, 8), Val::Top);
+    }
+}

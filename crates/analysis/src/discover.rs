@@ -1,0 +1,696 @@
+//! Function discovery and the assembly of an [`ObjectSummary`], independent of the architecture.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use dockergate_elf::{ElfObject, RelocKind, SymKind};
+
+use crate::arch::{Arch, BranchKind, CodeContext, FnExits, FnPlan, RawTarget};
+use crate::summary::{
+    AnalysisStats, CallSite, CallTarget, FnAbi, FnOrigin, Function, ObjectSummary,
+};
+use crate::AnalysisError;
+
+/// Rounds of "new function starts found → re-plan" before we stop looking.
+const MAX_ROUNDS: usize = 8;
+/// A bound on FDEs read from `.eh_frame` (hostile files).
+const MAX_FDES: usize = 4_000_000;
+
+#[derive(Clone, Debug)]
+struct Start {
+    /// End of the extent given by a symbol size or an FDE, when known.
+    extent_end: Option<u64>,
+    origin: FnOrigin,
+    name: Option<String>,
+}
+
+/// Executable ranges backed by file bytes: sections when present, else segments.
+fn code_ranges(elf: &ElfObject, data_len: u64) -> Vec<(u64, u64)> {
+    let mut v: Vec<(u64, u64)> = elf
+        .sections
+        .iter()
+        .filter(|s| {
+            s.executable
+                && s.alloc
+                && !s.nobits
+                && s.size > 0
+                && s.offset.saturating_add(s.size) <= data_len
+        })
+        .map(|s| (s.addr, s.addr + s.size))
+        .collect();
+    if v.is_empty() {
+        v = elf
+            .segments
+            .iter()
+            .filter(|s| {
+                s.executable && s.filesz > 0 && s.offset.saturating_add(s.filesz) <= data_len
+            })
+            .map(|s| (s.vaddr, s.vaddr + s.filesz))
+            .collect();
+    }
+    v.sort_unstable();
+    // Merge overlaps so that every address is decoded once.
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (s, e) in v {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// FDE ranges of `.eh_frame`: (start, end) of each function that has unwind information.
+fn eh_frame_ranges(elf: &ElfObject, data: &[u8], warnings: &mut Vec<String>) -> Vec<(u64, u64)> {
+    use gimli::{BaseAddresses, CieOrFde, EhFrame, UnwindSection};
+    let Some(sec) = elf.section(".eh_frame").filter(|s| !s.nobits) else {
+        return Vec::new();
+    };
+    let Some(bytes) = usize::try_from(sec.offset)
+        .ok()
+        .and_then(|o| data.get(o..o.checked_add(usize::try_from(sec.size).ok()?)?))
+    else {
+        return Vec::new();
+    };
+    let text = elf.section(".text").map(|s| s.addr).unwrap_or(0);
+    let bases = BaseAddresses::default()
+        .set_eh_frame(sec.addr)
+        .set_text(text);
+    let out_of_range = |e: gimli::Error| format!(".eh_frame: {e}");
+    let mut out = Vec::new();
+    if elf.little_endian {
+        let eh = EhFrame::new(bytes, gimli::LittleEndian);
+        let mut entries = eh.entries(&bases);
+        loop {
+            match entries.next() {
+                Ok(Some(CieOrFde::Fde(partial))) => {
+                    if let Ok(fde) = partial.parse(|_, b, o| eh.cie_from_offset(b, o)) {
+                        let s = fde.initial_address();
+                        out.push((s, s.saturating_add(fde.len())));
+                    }
+                }
+                Ok(Some(CieOrFde::Cie(_))) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    warnings.push(out_of_range(e));
+                    break;
+                }
+            }
+            if out.len() > MAX_FDES {
+                warnings.push(".eh_frame: too many FDEs; the rest ignored".into());
+                break;
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn analyze_with<A: Arch>(
+    arch: &A,
+    data: &[u8],
+    elf: &ElfObject,
+) -> Result<ObjectSummary, AnalysisError> {
+    let mut warnings: Vec<String> = Vec::new();
+    let ranges = code_ranges(elf, data.len() as u64);
+    let mut ctx = CodeContext {
+        elf,
+        data,
+        code_ranges: ranges.clone(),
+        relocs: elf.relocs.iter().map(|r| (r.offset, *r)).collect(),
+        noreturn: Default::default(),
+        noreturn_symbols: elf
+            .dynsym
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.defined && crate::arch::NORETURN_NAMES.contains(&s.name.as_str()))
+            .map(|(i, _)| i as u32)
+            .collect(),
+        absolute: elf.etype == 2,
+    };
+
+    // 1. Decode every code range linearly, once.
+    let mut insns: Vec<A::Insn> = Vec::new();
+    for &(s, e) in &ranges {
+        if let Some(bytes) = ctx.code_bytes(s, e) {
+            arch.decode(bytes, s, &mut insns);
+        }
+    }
+
+    // 2. Starts we know of before looking at the code.
+    let mut starts: BTreeMap<u64, Start> = BTreeMap::new();
+    let add = |starts: &mut BTreeMap<u64, Start>,
+               addr: u64,
+               extent: Option<u64>,
+               origin: FnOrigin,
+               name: Option<&str>| {
+        if !ctx.is_code(addr) {
+            return;
+        }
+        let e = starts.entry(addr).or_insert(Start {
+            extent_end: None,
+            origin,
+            name: None,
+        });
+        if let Some(x) = extent.filter(|x| *x > addr) {
+            e.extent_end = Some(e.extent_end.map_or(x, |old| old.max(x)));
+        }
+        if origin < e.origin {
+            e.origin = origin;
+        }
+        if e.name.is_none() {
+            e.name = name.map(str::to_string);
+        }
+    };
+    for s in &elf.symtab_functions {
+        add(
+            &mut starts,
+            s.value,
+            (s.size > 0).then(|| s.value + s.size),
+            FnOrigin::Symbol,
+            Some(&s.name),
+        );
+    }
+    for s in elf
+        .dynsym
+        .iter()
+        .filter(|s| s.defined && matches!(s.kind, SymKind::Func | SymKind::IFunc))
+    {
+        add(
+            &mut starts,
+            s.value,
+            (s.size > 0).then(|| s.value + s.size),
+            FnOrigin::Symbol,
+            Some(&s.name),
+        );
+    }
+    for (s, e) in eh_frame_ranges(elf, data, &mut warnings) {
+        add(&mut starts, s, Some(e), FnOrigin::EhFrame, None);
+    }
+    for sec in elf
+        .sections
+        .iter()
+        .filter(|s| matches!(s.name.as_str(), ".plt" | ".plt.sec" | ".plt.got" | ".iplt"))
+    {
+        let mut a = sec.addr;
+        while a + 16 <= sec.addr + sec.size {
+            add(&mut starts, a, Some(a + 16), FnOrigin::Plt, None);
+            a += 16;
+        }
+    }
+    if ctx.is_code(elf.entry) {
+        add(&mut starts, elf.entry, None, FnOrigin::Entry, None);
+    }
+    let mut init_fini_addrs: Vec<u64> = Vec::new();
+    init_fini_addrs.extend(
+        elf.preinit_array
+            .iter()
+            .chain(&elf.init)
+            .chain(&elf.init_array),
+    );
+    init_fini_addrs.extend(elf.fini_array.iter().chain(&elf.fini));
+    if !elf.has_dynamic {
+        // Static binaries: the arrays are only sections (their words may need relocation).
+        for name in [".preinit_array", ".init_array", ".fini_array"] {
+            if let Some(sec) = elf.section(name).filter(|s| !s.nobits) {
+                let mut a = sec.addr;
+                while a + 8 <= sec.addr + sec.size {
+                    if let crate::arch::SlotTarget::Code(c) = ctx.slot_target(a) {
+                        init_fini_addrs.push(c);
+                    }
+                    a += 8;
+                }
+            }
+        }
+        for name in [".init", ".fini"] {
+            if let Some(sec) = elf.section(name) {
+                init_fini_addrs.push(sec.addr);
+            }
+        }
+    }
+    for &a in &init_fini_addrs {
+        add(&mut starts, a, None, FnOrigin::InitFini, None);
+    }
+
+    // A start inside a padding instruction of the sweep (the sigreturn trampolines' FDEs begin
+    // one byte early, inside the preceding nop) moves to the end of that instruction.
+    let misaligned: Vec<u64> = starts
+        .keys()
+        .copied()
+        .filter(|&a| {
+            let i = insns.partition_point(|x| arch.insn_addr(x) <= a);
+            i > 0
+                && arch.insn_addr(&insns[i - 1]) != a
+                && arch.insn_end(&insns[i - 1]) > a
+                && arch.is_padding(&insns[i - 1])
+        })
+        .collect();
+    for a in misaligned {
+        let i = insns.partition_point(|x| arch.insn_addr(x) <= a);
+        let to = arch.insn_end(&insns[i - 1]);
+        if let Some(mut st) = starts.remove(&a) {
+            if st.extent_end.is_some_and(|e| e <= to) {
+                st.extent_end = None;
+            }
+            let e = starts.entry(to).or_insert(st.clone());
+            if e.name.is_none() {
+                e.name = st.name;
+            }
+        }
+    }
+
+    // 3. What the code and the data reference.
+    let mut branches: Vec<(u64, u64, BranchKind)> = Vec::new();
+    let mut code_taken: Vec<(u64, u64)> = Vec::new(); // (instruction address, code address taken)
+    for i in &insns {
+        let r = arch.insn_refs(&ctx, i);
+        let at = arch.insn_addr(i);
+        if let Some((t, k)) = r.branch {
+            if ctx.is_code(t) {
+                branches.push((at, t, k));
+            }
+        }
+        for a in r.code_addrs {
+            code_taken.push((at, a));
+        }
+    }
+    let data_taken = data_code_pointers(&ctx);
+    let mut data_symbols_taken: Vec<u32> = elf
+        .relocs
+        .iter()
+        .filter(|r| r.kind == RelocKind::Absolute && r.sym != 0 && !in_got(elf, r.offset))
+        .map(|r| r.sym)
+        .collect();
+    data_symbols_taken.sort_unstable();
+    data_symbols_taken.dedup();
+
+    // 4. Plan functions; add starts found from references until nothing changes.
+    let mut interior: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    for _round in 0..MAX_ROUNDS {
+        let plan = plan_functions(&starts, &ranges, arch, &insns);
+        interior.clear();
+        let mut new_starts: BTreeSet<u64> = BTreeSet::new();
+        let classify = |target: u64,
+                        from_fn: Option<usize>,
+                        new_starts: &mut BTreeSet<u64>,
+                        interior: &mut BTreeMap<u64, BTreeSet<u64>>| {
+            if starts.contains_key(&target) {
+                return;
+            }
+            match find_fn(&plan, target) {
+                Some(fi) if plan[fi].1.is_some() => {
+                    if from_fn != Some(fi) {
+                        interior.entry(plan[fi].0).or_default().insert(target);
+                    }
+                }
+                Some(fi) if from_fn == Some(fi) => {}
+                _ => {
+                    new_starts.insert(target);
+                }
+            }
+        };
+        for &(src, t, k) in &branches {
+            let from = find_fn(&plan, src);
+            match k {
+                BranchKind::Call => classify(t, None, &mut new_starts, &mut interior),
+                _ => {
+                    if from.is_some() && find_fn(&plan, t) == from {
+                        continue;
+                    }
+                    classify(t, from, &mut new_starts, &mut interior)
+                }
+            }
+        }
+        for &(src, a) in &code_taken {
+            let from = find_fn(&plan, src);
+            classify(a, from, &mut new_starts, &mut interior);
+        }
+        for &a in &data_taken {
+            classify(a, None, &mut new_starts, &mut interior);
+        }
+        if new_starts.is_empty() {
+            break;
+        }
+        for a in new_starts {
+            starts.insert(
+                a,
+                Start {
+                    extent_end: None,
+                    origin: FnOrigin::CallTarget,
+                    name: None,
+                },
+            );
+        }
+    }
+    let plan = plan_functions(&starts, &ranges, arch, &insns);
+
+    // Functions that never return, so that data flow does not continue after calls to them.
+    ctx.noreturn = noreturn_functions(arch, &ctx, &plan, &insns);
+
+    // 5. Data flow, per function.
+    let plans: Vec<FnPlan> = plan
+        .iter()
+        .map(|(entry, _, end)| FnPlan {
+            entry: *entry,
+            end: *end,
+            abi: FnAbi::SysV,
+            interior_entries: interior
+                .get(entry)
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let mut stats = AnalysisStats {
+        code_bytes: ranges.iter().map(|(s, e)| e - s).sum(),
+        ..Default::default()
+    };
+    let facts: Vec<_> = plans
+        .iter()
+        .map(|p| {
+            let t0 = std::time::Instant::now();
+            let _g = SlowGuard(t0, p.entry, p.end);
+            let lo = insns.partition_point(|i| arch.insn_addr(i) < p.entry);
+            if lo < insns.len() && arch.insn_addr(&insns[lo]) == p.entry {
+                let hi = insns.partition_point(|i| arch.insn_addr(i) < p.end);
+                if std::env::var_os("DG_SLOW").is_some() && hi - lo > 3000 {
+                    eprintln!("big function {:x}-{:x}: {} insns", p.entry, p.end, hi - lo);
+                }
+                arch.analyze_function(&ctx, &insns[lo..hi], p)
+            } else {
+                // The entry is not an instruction boundary of the linear sweep: decode it alone.
+                let mut own = Vec::new();
+                if let Some(bytes) = ctx.code_bytes(p.entry, p.end) {
+                    arch.decode(bytes, p.entry, &mut own);
+                }
+                arch.analyze_function(&ctx, &own, p)
+            }
+        })
+        .collect();
+
+    // 6. Number functions and turn addresses into indexes.
+    let entries: Vec<u64> = plan.iter().map(|p| p.0).collect();
+    let index_of = |addr: u64| -> Option<u32> {
+        let i = entries.partition_point(|&e| e <= addr);
+        if i == 0 {
+            return None;
+        }
+        (addr < plan[i - 1].2).then_some((i - 1) as u32)
+    };
+    let mut functions = Vec::with_capacity(plan.len());
+    for ((p, f), (entry, _, end)) in plans.iter().zip(facts).zip(&plan) {
+        let gap = Start {
+            extent_end: None,
+            origin: FnOrigin::Gap,
+            name: None,
+        };
+        let s = starts.get(entry).unwrap_or(&gap);
+        stats.instructions += f.instructions;
+        stats.syscall_sites += f.syscalls.len() as u64;
+        let self_idx = index_of(*entry);
+        // A label of the function itself (jump tables, computed gotos) is not an escape; its
+        // own entry is.
+        let mut addr_taken: Vec<u32> = f
+            .addr_taken
+            .iter()
+            .filter_map(|&a| index_of(a).filter(|&i| Some(i) != self_idx || a == *entry))
+            .collect();
+        addr_taken.sort_unstable();
+        addr_taken.dedup();
+        let calls = f
+            .calls
+            .into_iter()
+            .map(|c| CallSite {
+                addr: c.addr,
+                target: match c.target {
+                    RawTarget::Addr(a) => {
+                        index_of(a).map_or(CallTarget::Indirect, CallTarget::Local)
+                    }
+                    RawTarget::Symbol(s) => CallTarget::Symbol(s),
+                    RawTarget::Indirect => CallTarget::Indirect,
+                },
+                tail: c.tail,
+                args: c.args,
+            })
+            .collect();
+        functions.push(Function {
+            entry: *entry,
+            end: *end,
+            name: s.name.clone(),
+            origin: s.origin,
+            abi: p.abi,
+            syscalls: f.syscalls,
+            calls,
+            addr_taken,
+            symbols_taken: f.symbols_taken,
+            falls_through: f.falls_through && s.extent_end.is_none(),
+        });
+    }
+    stats.functions = functions.len() as u64;
+    // PLT stubs are named after the symbol they jump to.
+    for f in functions
+        .iter_mut()
+        .filter(|f| f.origin == FnOrigin::Plt && f.name.is_none())
+    {
+        if let Some(CallTarget::Symbol(s)) = f.calls.first().map(|c| c.target) {
+            if let Some(sym) = elf.dynsym.get(s as usize) {
+                f.name = Some(format!("{}@plt", sym.name));
+            }
+        }
+    }
+    let mut data_addr_taken: Vec<u32> = data_taken.iter().filter_map(|&a| index_of(a)).collect();
+    data_addr_taken.sort_unstable();
+    data_addr_taken.dedup();
+    let mut init_fini: Vec<u32> = init_fini_addrs
+        .iter()
+        .filter_map(|&a| index_of(a))
+        .collect();
+    init_fini.sort_unstable();
+    init_fini.dedup();
+    let mut exports: Vec<(u32, u32)> = elf
+        .exports()
+        .filter(|(_, s)| {
+            matches!(s.kind, SymKind::Func | SymKind::IFunc | SymKind::NoType)
+                && ctx.is_code(s.value)
+        })
+        .filter_map(|(i, s)| index_of(s.value).map(|f| (i as u32, f)))
+        .collect();
+    exports.sort_unstable();
+    Ok(ObjectSummary {
+        entry: if ctx.is_code(elf.entry) {
+            index_of(elf.entry)
+        } else {
+            None
+        },
+        functions,
+        init_fini,
+        data_addr_taken,
+        data_symbols_taken,
+        exports,
+        stats,
+        warnings,
+    })
+}
+
+fn in_got(elf: &ElfObject, addr: u64) -> bool {
+    elf.sections.iter().any(|s| {
+        (s.name == ".got" || s.name == ".got.plt") && addr >= s.addr && addr < s.addr + s.size
+    })
+}
+
+/// Code addresses stored in data: relocations whose result is a code address, and, in
+/// position-dependent or static objects, pointer-sized words of data sections.
+fn data_code_pointers(ctx: &CodeContext<'_>) -> Vec<u64> {
+    let elf = ctx.elf;
+    let mut out = Vec::new();
+    for r in &elf.relocs {
+        if in_got(elf, r.offset) {
+            continue; // GOT slots are accounted for where code loads or calls through them
+        }
+        match r.kind {
+            RelocKind::Relative | RelocKind::IRelative => {
+                if ctx.is_code(r.addend as u64) {
+                    out.push(r.addend as u64);
+                }
+            }
+            RelocKind::Absolute if r.sym == 0 => {
+                if ctx.is_code(r.addend as u64) {
+                    out.push(r.addend as u64);
+                }
+            }
+            _ => {}
+        }
+    }
+    if ctx.absolute || !elf.has_dynamic {
+        let skip = |n: &str| {
+            n.starts_with(".rela")
+                || n.starts_with(".rel.")
+                || n.starts_with(".eh_frame")
+                || n.starts_with(".gcc_except")
+                || matches!(
+                    n,
+                    ".dynsym"
+                        | ".symtab"
+                        | ".got"
+                        | ".got.plt"
+                        | ".dynamic"
+                        | ".gnu.hash"
+                        | ".hash"
+                        | ".dynstr"
+                        | ".gopclntab"
+                )
+                || n.starts_with(".note")
+                || n.starts_with(".gnu.version")
+        };
+        for s in elf
+            .sections
+            .iter()
+            .filter(|s| s.alloc && !s.executable && !s.nobits && !skip(&s.name))
+        {
+            let Some(bytes) = usize::try_from(s.offset).ok().and_then(|o| {
+                ctx.data
+                    .get(o..o.checked_add(usize::try_from(s.size).ok()?)?)
+            }) else {
+                continue;
+            };
+            let start = (8 - (s.addr % 8) as usize) % 8;
+            let mut k = start;
+            while k + 8 <= bytes.len() {
+                let w = u64::from_le_bytes(bytes[k..k + 8].try_into().expect("8 bytes"));
+                if ctx.is_code(w) {
+                    out.push(w);
+                }
+                k += 8;
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Functions as (entry, known extent end, end), sorted: each known start runs to its extent or
+/// to the next start; code not covered by any function and not padding becomes a gap function.
+fn plan_functions<A: Arch>(
+    starts: &BTreeMap<u64, Start>,
+    ranges: &[(u64, u64)],
+    arch: &A,
+    insns: &[A::Insn],
+) -> Vec<(u64, Option<u64>, u64)> {
+    let range_end = |a: u64| {
+        ranges
+            .iter()
+            .find(|r| a >= r.0 && a < r.1)
+            .map(|r| r.1)
+            .unwrap_or(a + 1)
+    };
+    let keys: Vec<u64> = starts.keys().copied().collect();
+    let mut out: Vec<(u64, Option<u64>, u64)> = Vec::with_capacity(keys.len());
+    for (i, &a) in keys.iter().enumerate() {
+        let next = keys.get(i + 1).copied().unwrap_or(u64::MAX);
+        let re = range_end(a);
+        let ext = starts[&a].extent_end;
+        let end = match ext {
+            Some(x) => x.min(next).min(re),
+            None => next.min(re),
+        };
+        out.push((a, ext.map(|x| x.min(end)), end));
+    }
+    // Gaps: code not covered by any function.
+    let mut gaps: Vec<(u64, Option<u64>, u64)> = Vec::new();
+    for &(rs, re) in ranges {
+        let mut cur = rs;
+        let first = out.partition_point(|f| f.0 < rs);
+        let mut idx = first;
+        while cur < re {
+            let next_start = out.get(idx).map(|f| f.0).filter(|&s| s < re).unwrap_or(re);
+            if next_start > cur && !is_padding(arch, insns, cur, next_start) {
+                gaps.push((cur, None, next_start));
+            }
+            match out.get(idx) {
+                Some(f) if f.0 < re => {
+                    cur = cur.max(f.2);
+                    idx += 1;
+                }
+                _ => break,
+            }
+        }
+    }
+    out.extend(gaps);
+    out.sort_by_key(|f| f.0);
+    out
+}
+
+/// True when every instruction in `[start, end)` is padding (nops, int3) or there are none.
+fn is_padding<A: Arch>(arch: &A, insns: &[A::Insn], start: u64, end: u64) -> bool {
+    let lo = insns.partition_point(|i| arch.insn_addr(i) < start);
+    let hi = insns.partition_point(|i| arch.insn_addr(i) < end);
+    insns[lo..hi].iter().all(|i| arch.is_padding(i))
+}
+
+fn find_fn(plan: &[(u64, Option<u64>, u64)], addr: u64) -> Option<usize> {
+    let i = plan.partition_point(|f| f.0 <= addr);
+    if i == 0 {
+        return None;
+    }
+    (addr < plan[i - 1].2).then_some(i - 1)
+}
+
+struct SlowGuard(std::time::Instant, u64, u64);
+impl Drop for SlowGuard {
+    fn drop(&mut self) {
+        if std::env::var_os("DG_SLOW").is_some() && self.0.elapsed().as_millis() > 50 {
+            eprintln!(
+                "slow function {:x}-{:x}: {:?}",
+                self.1,
+                self.2,
+                self.0.elapsed()
+            );
+        }
+    }
+}
+
+/// Local functions that cannot return: no `ret`, and every tail jump goes to a function that
+/// cannot return either (fixed point from "all candidates").
+fn noreturn_functions<A: Arch>(
+    arch: &A,
+    ctx: &CodeContext<'_>,
+    plan: &[(u64, Option<u64>, u64)],
+    insns: &[A::Insn],
+) -> HashSet<u64> {
+    let exits: Vec<(u64, FnExits)> = plan
+        .iter()
+        .map(|(entry, _, end)| {
+            let lo = insns.partition_point(|i| arch.insn_addr(i) < *entry);
+            let hi = insns.partition_point(|i| arch.insn_addr(i) < *end);
+            let aligned = lo < insns.len() && arch.insn_addr(&insns[lo]) == *entry;
+            let mut e = arch.exits(ctx, &insns[lo..hi.max(lo)], *entry, *end);
+            if !aligned || lo == hi {
+                e.returns = true;
+            }
+            (*entry, e)
+        })
+        .collect();
+    let mut noreturn: HashSet<u64> = exits
+        .iter()
+        .filter(|(_, e)| !e.returns)
+        .map(|(a, _)| *a)
+        .collect();
+    loop {
+        let before = noreturn.len();
+        for (a, e) in &exits {
+            if !noreturn.contains(a) {
+                continue;
+            }
+            let escapes = e.tail_targets.iter().any(|t| match t {
+                RawTarget::Addr(x) => !noreturn.contains(x),
+                RawTarget::Symbol(s) => !ctx.noreturn_symbols.contains(s),
+                RawTarget::Indirect => true,
+            });
+            if escapes {
+                noreturn.remove(a);
+            }
+        }
+        if noreturn.len() == before {
+            break;
+        }
+    }
+    noreturn
+}

@@ -1,0 +1,54 @@
+//! `dockergate-analysis`: machine-code analysis of one ELF object, from its bytes alone.
+//!
+//! [`analyze_object`] finds the functions of an object (symbols, `.eh_frame` FDEs, PLT stubs,
+//! the entry point, init/fini arrays, direct call targets, addresses taken; code covered by none
+//! of them is still scanned), runs the architecture's data flow on each, and returns an
+//! [`ObjectSummary`]: syscall sites with the numbers they may use (constants, or "what the caller
+//! passed in location L"), call sites with the values they pass, and every way a function's
+//! address escapes (code, data relocations, pointer words). Nothing here depends on other
+//! objects: the summary is a pure function of the file's bytes, which is what makes it cacheable.
+//!
+//! The architecture is behind one trait, [`arch::Arch`]; x86-64 is implemented.
+
+pub mod arch;
+mod dataflow;
+mod discover;
+pub mod summary;
+
+use dockergate_elf::{machine, ElfObject};
+
+pub use summary::*;
+
+/// The version of the analysis: part of every cache key, bumped whenever results may change.
+pub const ANALYSIS_VERSION: u32 = 1;
+
+/// Why an object could not be analysed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnalysisError {
+    UnsupportedMachine(String),
+    Malformed(String),
+}
+
+impl std::fmt::Display for AnalysisError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnalysisError::UnsupportedMachine(m) => {
+                write!(f, "code analysis does not support {m} yet")
+            }
+            AnalysisError::Malformed(why) => write!(f, "cannot analyse the code: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for AnalysisError {}
+
+/// Analyses one object's code.
+pub fn analyze_object(data: &[u8], elf: &ElfObject) -> Result<ObjectSummary, AnalysisError> {
+    match (elf.machine, elf.class) {
+        (machine::X86_64, 64) => discover::analyze_with(&arch::x86_64::X86_64, data, elf),
+        (m, c) => Err(AnalysisError::UnsupportedMachine(format!(
+            "{} ({c}-bit)",
+            machine::name(m)
+        ))),
+    }
+}

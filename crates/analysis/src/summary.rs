@@ -1,0 +1,179 @@
+//! The result of analysing one object: everything that depends only on the file's bytes. It is
+//! what the cache stores and what the call graph consumes; nothing here knows about other
+//! objects, so cross-object edges are named by dynamic symbol index and bound later.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a value is at a function's entry: a register (architecture numbering, see
+/// [`crate::arch::Arch::reg_name`]) or a stack slot at `entry_sp + offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Loc {
+    Reg(u8),
+    Stack(i32),
+}
+
+/// One possible value: a constant, or whatever the caller put in a location.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Atom {
+    Const(u64),
+    Param(Loc),
+}
+
+/// The values a location may hold at a point: a finite set of atoms, plus `unknown` when some
+/// path gives a value data flow cannot tell.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ValueSet {
+    pub atoms: Vec<Atom>,
+    pub unknown: bool,
+}
+
+impl ValueSet {
+    pub fn unknown() -> Self {
+        ValueSet {
+            atoms: Vec::new(),
+            unknown: true,
+        }
+    }
+    pub fn is_resolved(&self) -> bool {
+        !self.unknown
+    }
+}
+
+/// Which kernel entry a syscall instruction uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SyscallAbi {
+    /// The architecture's native 64-bit entry (`syscall` on x86-64, `svc #0` on aarch64).
+    Native,
+    /// The 32-bit compat entry of x86-64 (`int 0x80`, `sysenter`): numbers from the i386 table.
+    I386,
+}
+
+/// A syscall instruction and the numbers it may issue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallSite {
+    pub addr: u64,
+    pub abi: SyscallAbi,
+    pub number: ValueSet,
+}
+
+/// Where a call goes, as far as this object alone can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum CallTarget {
+    /// A function of this object (index into [`ObjectSummary::functions`]).
+    Local(u32),
+    /// Through the PLT or GOT: the dynamic symbol with this index, bound by the loader model.
+    Symbol(u32),
+    /// Through a register or memory we cannot resolve: any address-taken function.
+    Indirect,
+}
+
+/// A call or tail jump, with the values it passes in argument locations (relative to the
+/// callee's entry; locations whose value is unknown are left out).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallSite {
+    pub addr: u64,
+    pub target: CallTarget,
+    pub tail: bool,
+    pub args: Vec<(Loc, ValueSet)>,
+}
+
+impl CallSite {
+    /// The values passed in `loc` (unknown when not recorded).
+    pub fn arg(&self, loc: Loc) -> ValueSet {
+        self.args
+            .iter()
+            .find(|(l, _)| *l == loc)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(ValueSet::unknown)
+    }
+}
+
+/// The calling convention of a function, which decides what a call clobbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FnAbi {
+    /// System V (C, C++, Rust): callee-saved registers survive calls.
+    SysV,
+    /// Go (ABIInternal/ABI0): nothing survives a call but the stack pointer.
+    Go,
+}
+
+/// How a function was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum FnOrigin {
+    Symbol,
+    EhFrame,
+    GoPclntab,
+    Plt,
+    Entry,
+    InitFini,
+    CallTarget,
+    AddressTaken,
+    /// Code between known functions, scanned so that nothing is missed.
+    Gap,
+}
+
+/// One function of the object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Function {
+    pub entry: u64,
+    pub end: u64,
+    pub name: Option<String>,
+    pub origin: FnOrigin,
+    pub abi: FnAbi,
+    pub syscalls: Vec<SyscallSite>,
+    pub calls: Vec<CallSite>,
+    /// Functions of this object whose address this function's code takes.
+    pub addr_taken: Vec<u32>,
+    /// Dynamic symbols whose address this function's code loads (not to call them directly).
+    pub symbols_taken: Vec<u32>,
+    /// Control may run off the end into the next function (no terminator, extent not known).
+    pub falls_through: bool,
+}
+
+/// Counters for reports and benchmarks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalysisStats {
+    pub code_bytes: u64,
+    pub instructions: u64,
+    pub functions: u64,
+    pub syscall_sites: u64,
+}
+
+/// Everything the analysis learns from one object.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectSummary {
+    /// Sorted by entry address.
+    pub functions: Vec<Function>,
+    /// The entry point (`e_entry`) when it is code.
+    pub entry: Option<u32>,
+    /// `DT_PREINIT_ARRAY`, `DT_INIT`, `DT_INIT_ARRAY`, `DT_FINI_ARRAY`, `DT_FINI` functions.
+    pub init_fini: Vec<u32>,
+    /// Functions whose address is stored in data (relocations, pointer-sized words).
+    pub data_addr_taken: Vec<u32>,
+    /// Dynamic symbols whose address is stored in data (`R_X86_64_64` and the like).
+    pub data_symbols_taken: Vec<u32>,
+    /// Exported functions: (dynamic symbol index, function index).
+    pub exports: Vec<(u32, u32)>,
+    pub stats: AnalysisStats,
+    pub warnings: Vec<String>,
+}
+
+impl ObjectSummary {
+    /// The function whose range holds `addr`.
+    pub fn function_at(&self, addr: u64) -> Option<u32> {
+        let i = self.functions.partition_point(|f| f.entry <= addr);
+        if i == 0 {
+            return None;
+        }
+        let f = &self.functions[i - 1];
+        (addr < f.end.max(f.entry + 1)).then_some((i - 1) as u32)
+    }
+
+    /// A readable name for a function: its symbol, or `fn_ADDR`.
+    pub fn function_name(&self, idx: u32) -> String {
+        let f = &self.functions[idx as usize];
+        f.name
+            .clone()
+            .unwrap_or_else(|| format!("fn_{:x}", f.entry))
+    }
+}

@@ -1,0 +1,581 @@
+//! `dockergate-callgraph`: which code of a program can run, and which syscalls it can make.
+//!
+//! Input: a program as the loader model sets it up ([`LoadedProgram`] and its [`Bindings`]) and
+//! the per-object [`ObjectSummary`] of each of its objects. Reachability starts at the roots —
+//! the program's entry, the interpreter's entry, every object's init/fini functions, and for a
+//! plugin its exported functions — and follows:
+//! - direct calls and tail jumps inside an object;
+//! - calls through the PLT/GOT, to the function that the loader model binds the symbol to
+//!   (an IFUNC binding reaches its resolver, and the candidates it returns via the indirect rule);
+//! - indirect calls: once any reachable code makes one, every *live* address-taken function is
+//!   reachable. A function is live when its address is stored in the data of a loaded object,
+//!   or taken by code that is itself reachable (a `lea` in a function nobody runs takes nothing).
+//!
+//! Being exported is not being called: a library's exports are reached only through bindings,
+//! address-taking, or as plugin roots.
+//!
+//! Syscall numbers that come from a caller (`syscall(SYS_x)`, internal wrappers) are resolved
+//! through the reachable call sites, transitively; a site whose number stays unknown is reported
+//! as unresolved with a witness chain.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use dockergate_analysis::{Atom, CallTarget, Loc, ObjectSummary, SyscallAbi, ValueSet};
+use dockergate_elf::SymKind;
+use dockergate_loader::{Binding, Bindings, LoadedProgram};
+use serde::Serialize;
+
+/// What the roots of a program are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgramKind {
+    /// An executable: its entry point and the interpreter's.
+    Executable,
+    /// A shared object loaded by `dlopen`: its exported functions are callable by the host.
+    Plugin,
+}
+
+/// A function of one object of the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FnId {
+    pub obj: u32,
+    pub func: u32,
+}
+
+/// Why a function is reachable: the first way the traversal found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reason {
+    Entry,
+    Interpreter,
+    InitFini,
+    Export,
+    Call {
+        from: FnId,
+        site: u64,
+    },
+    Indirect {
+        from: FnId,
+        site: u64,
+        taken_by: Option<FnId>,
+    },
+    FallThrough {
+        from: FnId,
+    },
+}
+
+/// One step of a witness chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub object: String,
+    pub function: String,
+    pub address: String,
+    /// How this function was reached from the previous step.
+    pub via: String,
+}
+
+/// Why a syscall is allowed: a chain from a root to the syscall instruction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Witness {
+    pub chain: Vec<Step>,
+    /// The syscall instruction: object and address.
+    pub site: String,
+    /// When the number comes from a caller: the call site that passes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_from: Option<String>,
+}
+
+/// A reachable syscall site whose number could not be determined.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnresolvedSite {
+    pub object: String,
+    pub function: String,
+    pub address: String,
+    pub abi: String,
+    pub chain: Vec<Step>,
+}
+
+/// What the analysis of one program finds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProgramSyscalls {
+    /// Native syscall numbers with one witness each.
+    pub native: BTreeMap<u64, Witness>,
+    /// 32-bit compat (`int 0x80`) syscall numbers.
+    pub compat32: BTreeMap<u64, Witness>,
+    pub unresolved: Vec<UnresolvedSite>,
+    pub reachable_functions: usize,
+    pub total_functions: usize,
+    pub makes_indirect_calls: bool,
+}
+
+/// The analysis of one program.
+pub struct ProgramGraph<'a> {
+    program: &'a LoadedProgram,
+    bindings: &'a Bindings,
+    summaries: &'a [Arc<ObjectSummary>],
+    /// First global index of each object's functions.
+    base: Vec<usize>,
+    reason: Vec<Option<Reason>>,
+    /// Call edges into each reached function: (caller, call index).
+    incoming: HashMap<FnId, Vec<(FnId, usize)>>,
+    live: Vec<bool>,
+    /// Reached from a root, an indirect call or a fall-through (not only by direct calls): its
+    /// parameters are unknown.
+    unknown_entry: Vec<bool>,
+    taken_by: HashMap<FnId, FnId>,
+    indirect_from: Option<(FnId, u64)>,
+    queue: VecDeque<FnId>,
+}
+
+impl<'a> ProgramGraph<'a> {
+    /// Builds the graph and runs reachability.
+    pub fn analyze(
+        program: &'a LoadedProgram,
+        bindings: &'a Bindings,
+        summaries: &'a [Arc<ObjectSummary>],
+        kind: ProgramKind,
+    ) -> ProgramSyscalls {
+        let mut base = Vec::with_capacity(summaries.len());
+        let mut total = 0;
+        for s in summaries {
+            base.push(total);
+            total += s.functions.len();
+        }
+        let mut g = ProgramGraph {
+            program,
+            bindings,
+            summaries,
+            base,
+            reason: vec![None; total],
+            incoming: HashMap::new(),
+            live: vec![false; total],
+            unknown_entry: vec![false; total],
+            taken_by: HashMap::new(),
+            indirect_from: None,
+            queue: VecDeque::new(),
+        };
+        g.seed(kind);
+        g.run();
+        g.collect(total)
+    }
+
+    fn gid(&self, f: FnId) -> usize {
+        self.base[f.obj as usize] + f.func as usize
+    }
+
+    fn summary(&self, obj: u32) -> &ObjectSummary {
+        &self.summaries[obj as usize]
+    }
+
+    fn reach(&mut self, f: FnId, why: Reason) {
+        let g = self.gid(f);
+        if !matches!(why, Reason::Call { .. }) {
+            self.unknown_entry[g] = true;
+        }
+        if self.reason[g].is_none() {
+            self.reason[g] = Some(why);
+            self.queue.push_back(f);
+        }
+    }
+
+    fn make_live(&mut self, f: FnId, by: Option<FnId>) {
+        let g = self.gid(f);
+        if !self.live[g] {
+            self.live[g] = true;
+            if let Some(b) = by {
+                self.taken_by.insert(f, b);
+            }
+            if let Some((from, site)) = self.indirect_from {
+                self.reach(
+                    f,
+                    Reason::Indirect {
+                        from,
+                        site,
+                        taken_by: by,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The function a symbol reference of object `obj` binds to, and whether it is an IFUNC.
+    fn bound_function(&self, obj: u32, sym: u32) -> Option<(FnId, bool)> {
+        let Binding::Bound(r) = self.bindings.get(obj as usize, sym as usize)? else {
+            return None;
+        };
+        let provider = &self.summaries[r.object];
+        let i = provider
+            .exports
+            .binary_search_by_key(&(r.symbol as u32), |e| e.0)
+            .ok()?;
+        let ifunc = self.program.objects[r.object]
+            .elf
+            .dynsym
+            .get(r.symbol)
+            .is_some_and(|s| s.kind == SymKind::IFunc);
+        Some((
+            FnId {
+                obj: r.object as u32,
+                func: provider.exports[i].1,
+            },
+            ifunc,
+        ))
+    }
+
+    fn seed(&mut self, kind: ProgramKind) {
+        let program = self.program;
+        let summaries = self.summaries;
+        for (oi, o) in program.objects.iter().enumerate() {
+            let oi = oi as u32;
+            let s: &ObjectSummary = &summaries[oi as usize];
+            let entry = s.entry;
+            let init: Vec<u32> = s.init_fini.clone();
+            let data_taken: Vec<u32> = s.data_addr_taken.clone();
+            let data_syms: Vec<u32> = s.data_symbols_taken.clone();
+            if oi == 0 && kind == ProgramKind::Executable {
+                if let Some(e) = entry {
+                    self.reach(FnId { obj: 0, func: e }, Reason::Entry);
+                }
+            }
+            if o.is_interpreter {
+                if let Some(e) = entry {
+                    self.reach(FnId { obj: oi, func: e }, Reason::Interpreter);
+                }
+            }
+            if oi == 0 && kind == ProgramKind::Plugin {
+                let exports: Vec<u32> = s.exports.iter().map(|e| e.1).collect();
+                for f in exports {
+                    self.reach(FnId { obj: 0, func: f }, Reason::Export);
+                }
+            }
+            for f in init {
+                self.reach(FnId { obj: oi, func: f }, Reason::InitFini);
+            }
+            for f in data_taken {
+                self.make_live(FnId { obj: oi, func: f }, None);
+            }
+            for sym in data_syms {
+                if let Some((f, _)) = self.bound_function(oi, sym) {
+                    self.make_live(f, None);
+                }
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        while let Some(f) = self.queue.pop_front() {
+            let summaries = self.summaries;
+            let func = &summaries[f.obj as usize].functions[f.func as usize];
+            for (ci, c) in func.calls.iter().enumerate() {
+                match c.target {
+                    CallTarget::Local(t) => {
+                        let t = FnId {
+                            obj: f.obj,
+                            func: t,
+                        };
+                        self.incoming.entry(t).or_default().push((f, ci));
+                        self.reach(
+                            t,
+                            Reason::Call {
+                                from: f,
+                                site: c.addr,
+                            },
+                        );
+                    }
+                    CallTarget::Symbol(s) => {
+                        if let Some((t, ifunc)) = self.bound_function(f.obj, s) {
+                            self.incoming.entry(t).or_default().push((f, ci));
+                            self.reach(
+                                t,
+                                Reason::Call {
+                                    from: f,
+                                    site: c.addr,
+                                },
+                            );
+                            if ifunc {
+                                self.indirect_call(f, c.addr);
+                            }
+                        }
+                    }
+                    CallTarget::Indirect => self.indirect_call(f, c.addr),
+                }
+            }
+            for &t in &func.addr_taken {
+                self.make_live(
+                    FnId {
+                        obj: f.obj,
+                        func: t,
+                    },
+                    Some(f),
+                );
+            }
+            for &s in &func.symbols_taken {
+                if let Some((t, _)) = self.bound_function(f.obj, s) {
+                    self.make_live(t, Some(f));
+                }
+            }
+            if func.falls_through
+                && (f.func as usize + 1) < summaries[f.obj as usize].functions.len()
+            {
+                self.reach(
+                    FnId {
+                        obj: f.obj,
+                        func: f.func + 1,
+                    },
+                    Reason::FallThrough { from: f },
+                );
+            }
+        }
+    }
+
+    fn indirect_call(&mut self, from: FnId, site: u64) {
+        if self.indirect_from.is_some() {
+            return;
+        }
+        self.indirect_from = Some((from, site));
+        for obj in 0..self.summaries.len() as u32 {
+            for func in 0..self.summaries[obj as usize].functions.len() as u32 {
+                let f = FnId { obj, func };
+                if self.live[self.gid(f)] {
+                    let by = self.taken_by.get(&f).copied();
+                    self.reach(
+                        f,
+                        Reason::Indirect {
+                            from,
+                            site,
+                            taken_by: by,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn object_path(&self, obj: u32) -> &str {
+        &self.program.objects[obj as usize].path
+    }
+
+    fn step(&self, f: FnId, via: String) -> Step {
+        let s = self.summary(f.obj);
+        Step {
+            object: self.object_path(f.obj).to_string(),
+            function: s.function_name(f.func),
+            address: format!("{:#x}", s.functions[f.func as usize].entry),
+            via,
+        }
+    }
+
+    /// The chain of functions from a root to `f`.
+    fn chain(&self, f: FnId) -> Vec<Step> {
+        let mut out = Vec::new();
+        let mut cur = Some(f);
+        let mut guard = 0;
+        while let Some(c) = cur {
+            guard += 1;
+            if guard > 10_000 {
+                break;
+            }
+            let reason = self.reason[self.gid(c)];
+            let (via, next) = match reason {
+                Some(Reason::Entry) => ("program entry point".to_string(), None),
+                Some(Reason::Interpreter) => ("dynamic loader entry point".to_string(), None),
+                Some(Reason::InitFini) => ("init/fini function of its object".to_string(), None),
+                Some(Reason::Export) => (
+                    "exported by a plugin (callable by its host)".to_string(),
+                    None,
+                ),
+                Some(Reason::Call { from, site }) => (format!("called at {site:#x}"), Some(from)),
+                Some(Reason::Indirect {
+                    from,
+                    site,
+                    taken_by,
+                }) => {
+                    let how = match taken_by {
+                        Some(t) => format!(
+                            "indirect call at {site:#x} (address taken in {} of {})",
+                            self.summary(t.obj).function_name(t.func),
+                            self.object_path(t.obj)
+                        ),
+                        None => format!("indirect call at {site:#x} (address stored in data)"),
+                    };
+                    (how, Some(from))
+                }
+                Some(Reason::FallThrough { from }) => (
+                    "falls through from the previous function".to_string(),
+                    Some(from),
+                ),
+                None => ("?".to_string(), None),
+            };
+            out.push(self.step(c, via));
+            cur = next;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Values of location `loc` at the entry of `f`, over every reachable call site.
+    fn resolve_param(
+        &self,
+        memo: &mut HashMap<(FnId, Loc), Resolved>,
+        f: FnId,
+        loc: Loc,
+    ) -> Resolved {
+        // Fixed point over the demanded (function, location) pairs.
+        let mut demanded: BTreeSet<(FnId, Loc)> = BTreeSet::new();
+        demanded.insert((f, loc));
+        for _ in 0..64 {
+            let mut changed = false;
+            let keys: Vec<(FnId, Loc)> = demanded.iter().copied().collect();
+            for (kf, kl) in keys {
+                let r = self.compute_param(memo, &mut demanded, kf, kl);
+                if memo.get(&(kf, kl)) != Some(&r) {
+                    memo.insert((kf, kl), r);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        memo.get(&(f, loc))
+            .cloned()
+            .unwrap_or_else(Resolved::unknown)
+    }
+
+    fn compute_param(
+        &self,
+        memo: &HashMap<(FnId, Loc), Resolved>,
+        demanded: &mut BTreeSet<(FnId, Loc)>,
+        f: FnId,
+        loc: Loc,
+    ) -> Resolved {
+        let mut r = Resolved::default();
+        // Entered from a root, an indirect call or a fall-through: the caller is unknown.
+        if self.unknown_entry[self.gid(f)] {
+            r.unknown = true;
+        }
+        if self.live[self.gid(f)] && self.indirect_from.is_some() {
+            r.unknown = true;
+        }
+        for &(caller, ci) in self.incoming.get(&f).map(|v| v.as_slice()).unwrap_or(&[]) {
+            let call = &self.summary(caller.obj).functions[caller.func as usize].calls[ci];
+            let v: ValueSet = call.arg(loc);
+            if v.unknown {
+                r.unknown = true;
+            }
+            for a in v.atoms {
+                match a {
+                    Atom::Const(c) => {
+                        if r.values.insert(c) {
+                            r.origin.entry(c).or_insert((caller, call.addr));
+                        }
+                    }
+                    Atom::Param(l2) => {
+                        demanded.insert((caller, l2));
+                        if let Some(sub) = memo.get(&(caller, l2)) {
+                            r.unknown |= sub.unknown;
+                            for &c in &sub.values {
+                                if r.values.insert(c) {
+                                    let o =
+                                        sub.origin.get(&c).copied().unwrap_or((caller, call.addr));
+                                    r.origin.insert(c, o);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    fn collect(&self, total: usize) -> ProgramSyscalls {
+        let mut out = ProgramSyscalls {
+            total_functions: total,
+            reachable_functions: self.reason.iter().filter(|r| r.is_some()).count(),
+            makes_indirect_calls: self.indirect_from.is_some(),
+            ..Default::default()
+        };
+        let mut memo: HashMap<(FnId, Loc), Resolved> = HashMap::new();
+        for obj in 0..self.summaries.len() as u32 {
+            for (fi, func) in self.summary(obj).functions.iter().enumerate() {
+                let f = FnId {
+                    obj,
+                    func: fi as u32,
+                };
+                if self.reason[self.gid(f)].is_none() || func.syscalls.is_empty() {
+                    continue;
+                }
+                for site in &func.syscalls {
+                    let mut numbers: Vec<(u64, Option<(FnId, u64)>)> = Vec::new();
+                    let mut unknown = site.number.unknown;
+                    for a in &site.number.atoms {
+                        match a {
+                            Atom::Const(c) => numbers.push((*c, None)),
+                            Atom::Param(l) => {
+                                let r = self.resolve_param(&mut memo, f, *l);
+                                unknown |= r.unknown;
+                                for c in r.values {
+                                    numbers.push((c, r.origin.get(&c).copied()));
+                                }
+                            }
+                        }
+                    }
+                    let table = match site.abi {
+                        SyscallAbi::Native => &mut out.native,
+                        SyscallAbi::I386 => &mut out.compat32,
+                    };
+                    for (n, origin) in numbers {
+                        table.entry(n).or_insert_with(|| {
+                            let (chain, number_from) = match origin {
+                                Some((caller, addr)) => (
+                                    self.chain(caller),
+                                    Some(format!(
+                                        "{} passes it at {addr:#x}",
+                                        self.object_path(caller.obj)
+                                    )),
+                                ),
+                                None => (self.chain(f), None),
+                            };
+                            Witness {
+                                chain,
+                                site: format!("{} {:#x}", self.object_path(obj), site.addr),
+                                number_from,
+                            }
+                        });
+                    }
+                    if unknown {
+                        out.unresolved.push(UnresolvedSite {
+                            object: self.object_path(obj).to_string(),
+                            function: self.summary(obj).function_name(f.func),
+                            address: format!("{:#x}", site.addr),
+                            abi: match site.abi {
+                                SyscallAbi::Native => "native".into(),
+                                SyscallAbi::I386 => "int 0x80 (i386)".into(),
+                            },
+                            chain: self.chain(f),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The values a parameter location takes over all reachable callers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Resolved {
+    values: BTreeSet<u64>,
+    unknown: bool,
+    /// For each value, the call site that passes it.
+    origin: BTreeMap<u64, (FnId, u64)>,
+}
+
+impl Resolved {
+    fn unknown() -> Self {
+        Resolved {
+            unknown: true,
+            ..Default::default()
+        }
+    }
+}

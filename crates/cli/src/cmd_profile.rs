@@ -1,0 +1,146 @@
+//! `dockergate profile`: the seccomp profile of an image, and its evidence.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use dockergate_pipeline::{
+    analyze_image, ImageReport, Options, PipelineError, Uncached, UnresolvedPolicy,
+};
+use dockergate_profile::Runtime;
+
+use crate::common::{open, CliError, ImageArgs};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScopeArg {
+    /// Every program of the image may run, every unneeded shared object may be dlopen'ed.
+    Image,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RuntimeArg {
+    Runc,
+    Crun,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum UnresolvedArg {
+    /// Refuse to write a profile and list the sites (default).
+    Fail,
+    /// Allow every syscall.
+    AllowAll,
+    /// Write the profile without them.
+    Ignore,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ProfileArgs {
+    /// Where to write the profile (default: standard output).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Where to write the evidence: why each syscall is allowed (JSON).
+    #[arg(long, value_name = "FILE")]
+    pub evidence: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "image")]
+    pub scope: ScopeArg,
+    /// The container runtime whose own syscalls are added.
+    #[arg(long, value_enum, default_value = "runc")]
+    pub runtime: RuntimeArg,
+    /// What to do when a reachable syscall site has an unknown number.
+    #[arg(long, value_enum, default_value = "fail")]
+    pub unresolved: UnresolvedArg,
+    /// Leave a file of the image out of the analysis (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub exclude: Vec<String>,
+}
+
+pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> {
+    let opened = open(image)?;
+    let config = &opened.image.config;
+    let opts = Options {
+        runtime: match args.runtime {
+            RuntimeArg::Runc => Runtime::Runc,
+            RuntimeArg::Crun => Runtime::Crun,
+        },
+        unresolved: match args.unresolved {
+            UnresolvedArg::Fail => UnresolvedPolicy::Fail,
+            UnresolvedArg::AllowAll => UnresolvedPolicy::AllowAll,
+            UnresolvedArg::Ignore => UnresolvedPolicy::Ignore,
+        },
+        exclude: args.exclude.clone(),
+        image_name: opened.image.reference.to_string(),
+    };
+    let result = analyze_image(
+        &opened.image.fs,
+        &opened.catalog,
+        &config.env,
+        config.working_dir_or_root(),
+        &Uncached,
+        &opts,
+    );
+    let report = match result {
+        Ok(r) => r,
+        Err(PipelineError::Unresolved { report, .. }) if args.evidence.is_some() => {
+            // Still write the evidence so that the sites can be examined.
+            write_file(args.evidence.as_ref(), &report.evidence.to_json())?;
+            return Err(CliError::Message(unresolved_message(
+                &report,
+                &opts.image_name,
+            )));
+        }
+        Err(PipelineError::Unresolved { report, .. }) => {
+            return Err(CliError::Message(unresolved_message(
+                &report,
+                &opts.image_name,
+            )));
+        }
+        Err(e) => return Err(CliError::Message(e.to_string())),
+    };
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !report.unresolved.is_empty() {
+        eprintln!(
+            "warning: {} reachable syscall site(s) with unknown numbers ({:?} chosen)",
+            report.unresolved.len(),
+            args.unresolved
+        );
+    }
+    let json = report.profile.to_oci_json();
+    match &args.output {
+        Some(_) => write_file(args.output.as_ref(), &json)?,
+        None => print!("{json}"),
+    }
+    write_file(args.evidence.as_ref(), &report.evidence.to_json())?;
+    let n: usize = report.profile.tables.values().map(|m| m.len()).sum();
+    eprintln!(
+        "{}: {n} syscalls allowed ({} programs and plugins analysed, {} unresolved sites)",
+        opts.image_name,
+        report.evidence.programs.len(),
+        report.unresolved.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unresolved_message(report: &ImageReport, image: &str) -> String {
+    let first: Vec<String> = report
+        .unresolved
+        .iter()
+        .take(5)
+        .map(|u| format!("{} {} in {}", u.object, u.address, u.function))
+        .collect();
+    format!(
+        "{} reachable syscall site(s) with an unknown number in {image}: {}{} (see --evidence; choose with --unresolved=allow-all|ignore)",
+        report.unresolved.len(),
+        first.join("; "),
+        if report.unresolved.len() > 5 { "; …" } else { "" }
+    )
+}
+
+fn write_file(path: Option<&PathBuf>, text: &str) -> Result<(), CliError> {
+    if let Some(p) = path {
+        std::fs::write(p, text)
+            .map_err(|e| CliError::Message(format!("cannot write {}: {e}", p.display())))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! The evidence file: for every allowed syscall, why; for every program, what was analysed.
+
+use std::collections::BTreeMap;
+
+use dockergate_callgraph::{UnresolvedSite, Witness};
+use dockergate_profile::{Runtime, SyscallTable};
+use serde::Serialize;
+
+/// Why one syscall is allowed.
+#[derive(Clone, Debug, Serialize)]
+pub struct SyscallEvidence {
+    /// `x86-64` or `i386`.
+    pub table: SyscallTable,
+    /// How many programs and plugins of the image can make it.
+    pub programs: usize,
+    /// One chain from a root of `program` to a syscall instruction that makes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Witness>,
+    /// Set when the container runtime needs it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<&'static str>,
+}
+
+/// What was analysed for one program or plugin.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProgramEvidence {
+    pub path: String,
+    pub kind: &'static str,
+    pub objects: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_libraries: Vec<String>,
+    pub syscalls: usize,
+    pub reachable_functions: usize,
+    pub total_functions: usize,
+    pub unresolved_sites: usize,
+}
+
+/// The whole evidence document.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evidence {
+    pub image: String,
+    pub scope: &'static str,
+    pub runtime: Runtime,
+    pub analysis_version: u32,
+    pub syscalls: BTreeMap<String, SyscallEvidence>,
+    pub programs: Vec<ProgramEvidence>,
+    pub unresolved: Vec<UnresolvedSite>,
+}
+
+impl Evidence {
+    pub fn new(image: &str, runtime: Runtime) -> Self {
+        Evidence {
+            image: image.to_string(),
+            scope: "image",
+            runtime,
+            analysis_version: dockergate_analysis::ANALYSIS_VERSION,
+            syscalls: BTreeMap::new(),
+            programs: Vec::new(),
+            unresolved: Vec::new(),
+        }
+    }
+
+    fn key(table: SyscallTable, name: &str) -> String {
+        match table {
+            SyscallTable::X86_64 => name.to_string(),
+            SyscallTable::I386 => format!("i386:{name}"),
+        }
+    }
+
+    pub fn add_code(
+        &mut self,
+        table: SyscallTable,
+        name: &str,
+        programs: usize,
+        program: &str,
+        witness: Witness,
+    ) {
+        let e = self
+            .syscalls
+            .entry(Self::key(table, name))
+            .or_insert(SyscallEvidence {
+                table,
+                programs: 0,
+                program: None,
+                witness: None,
+                runtime: None,
+            });
+        e.programs = programs;
+        e.program = Some(program.to_string());
+        e.witness = Some(witness);
+    }
+
+    pub fn add_runtime(&mut self, name: &str, source: &'static str) {
+        let e = self
+            .syscalls
+            .entry(name.to_string())
+            .or_insert(SyscallEvidence {
+                table: SyscallTable::X86_64,
+                programs: 0,
+                program: None,
+                witness: None,
+                runtime: None,
+            });
+        e.runtime = Some(source);
+    }
+
+    /// The evidence as pretty JSON.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("evidence serialises");
+        s.push('\n');
+        s
+    }
+}

@@ -1,0 +1,352 @@
+//! `dockergate-pipeline`: the whole analysis of an image, from its filesystem and ELF catalog to
+//! a [`Profile`] and its [`Evidence`].
+//!
+//! Image scope: every executable ELF of the image is a program that may run, and every shared
+//! object that no ELF of the image needs by name (NSS modules, Python extensions, server
+//! modules) is a plugin some program may `dlopen`, its exported functions roots. Each distinct
+//! object is analysed once (in parallel); each program and plugin gets its own reachability,
+//! and the profile is the union of what they can call plus the container runtime's needs.
+
+mod evidence;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use dockergate_analysis::{analyze_object, AnalysisError, ObjectSummary};
+use dockergate_callgraph::{ProgramGraph, ProgramKind, ProgramSyscalls, UnresolvedSite, Witness};
+use dockergate_elf::ElfKind;
+use dockergate_fs::{ImageFs, NodeId};
+use dockergate_loader::{bind_symbols, ElfCatalog, ImageLoader, LoadedProgram};
+use dockergate_profile::{AllowReason, Profile, Runtime, SyscallTable};
+use rayon::prelude::*;
+
+pub use evidence::{Evidence, ProgramEvidence, SyscallEvidence};
+
+/// What to do with reachable syscall sites whose number is unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnresolvedPolicy {
+    /// Refuse to write a profile; list the sites.
+    Fail,
+    /// Allow every syscall of the table (the profile then only blocks other architectures).
+    AllowAll,
+    /// Write the profile without them (the user accepts the risk).
+    Ignore,
+}
+
+/// Options of [`analyze_image`].
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub runtime: Runtime,
+    pub unresolved: UnresolvedPolicy,
+    /// Image paths left out of the analysis on purpose.
+    pub exclude: Vec<String>,
+    /// Name of the image for reports.
+    pub image_name: String,
+}
+
+/// Where per-object analysis results come from (the cache plugs in here).
+pub trait SummarySource: Sync {
+    /// The summary of an object, given its bytes and parsed headers.
+    fn summary(
+        &self,
+        bytes: &[u8],
+        elf: &dockergate_elf::ElfObject,
+    ) -> Result<Arc<ObjectSummary>, AnalysisError>;
+}
+
+/// Analyses every object afresh.
+pub struct Uncached;
+
+impl SummarySource for Uncached {
+    fn summary(
+        &self,
+        bytes: &[u8],
+        elf: &dockergate_elf::ElfObject,
+    ) -> Result<Arc<ObjectSummary>, AnalysisError> {
+        analyze_object(bytes, elf).map(Arc::new)
+    }
+}
+
+/// Why the image could not be profiled.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{count} file(s) in {image} cannot be analysed (exclude them on purpose with --exclude PATH): {list}")]
+    Unanalysable {
+        image: String,
+        count: usize,
+        list: String,
+    },
+    #[error("{count} reachable syscall site(s) in {image} have an unknown number (choose with --unresolved=allow-all|ignore): {list}")]
+    Unresolved {
+        image: String,
+        count: usize,
+        list: String,
+        report: Box<ImageReport>,
+    },
+}
+
+/// Everything the analysis of an image produced.
+#[derive(Debug)]
+pub struct ImageReport {
+    pub profile: Profile,
+    pub evidence: Evidence,
+    pub unresolved: Vec<UnresolvedSite>,
+    pub warnings: Vec<String>,
+}
+
+/// A program or plugin to analyse.
+struct Unit {
+    path: String,
+    kind: ProgramKind,
+    loaded: LoadedProgram,
+}
+
+/// Runs the whole analysis of an image.
+pub fn analyze_image(
+    fs: &ImageFs,
+    catalog: &ElfCatalog,
+    env: &[String],
+    working_dir: &str,
+    source: &dyn SummarySource,
+    opts: &Options,
+) -> Result<ImageReport, PipelineError> {
+    let loader = ImageLoader::new(fs, catalog, env, working_dir);
+    let excluded: HashSet<NodeId> = opts
+        .exclude
+        .iter()
+        .filter_map(|p| fs.resolve(p, true).ok().map(|r| r.node))
+        .collect();
+    let mut warnings = Vec::new();
+
+    // Programs and plugins of the image.
+    let interpreters: HashSet<NodeId> = catalog
+        .entries()
+        .iter()
+        .filter_map(|e| e.elf.as_ref().ok()?.interpreter.as_deref())
+        .filter_map(|i| fs.resolve(i, true).ok().map(|r| r.node))
+        .collect();
+    let needed_names: HashSet<&str> = catalog
+        .entries()
+        .iter()
+        .filter_map(|e| e.elf.as_ref().ok())
+        .flat_map(|e| e.needed.iter().map(String::as_str))
+        .collect();
+    let mut unanalysable: Vec<String> = Vec::new();
+    let mut candidates: Vec<(String, ProgramKind)> = Vec::new();
+    for e in catalog.entries() {
+        let path = e.paths[0].clone();
+        if excluded.contains(&e.node) {
+            continue;
+        }
+        let elf = match &e.elf {
+            Ok(elf) => elf,
+            Err(err) => {
+                unanalysable.push(format!("{path} ({err})"));
+                continue;
+            }
+        };
+        if elf.kind.is_program() {
+            candidates.push((path, ProgramKind::Executable));
+        } else if elf.kind == ElfKind::SharedObject && !interpreters.contains(&e.node) {
+            let name = e
+                .paths
+                .iter()
+                .map(|p| p.rsplit('/').next().unwrap_or(p))
+                .collect::<Vec<_>>();
+            let is_needed = elf
+                .soname
+                .as_deref()
+                .is_some_and(|s| needed_names.contains(s))
+                || name.iter().any(|n| needed_names.contains(n));
+            if !is_needed {
+                candidates.push((path, ProgramKind::Plugin));
+            }
+        }
+    }
+    let units: Vec<Unit> = candidates
+        .into_iter()
+        .filter_map(|(path, kind)| {
+            let loaded = match kind {
+                ProgramKind::Executable => loader.load_program(&path),
+                ProgramKind::Plugin => loader.load_plugin(&path),
+            };
+            match loaded {
+                Ok(loaded) => Some(Unit { path, kind, loaded }),
+                Err(e) => {
+                    warnings.push(format!(
+                        "{path} cannot run in this image and is left out: {e}"
+                    ));
+                    None
+                }
+            }
+        })
+        .collect();
+
+    // Every distinct object once.
+    let mut objects: BTreeMap<NodeId, String> = BTreeMap::new();
+    for u in &units {
+        for o in &u.loaded.objects {
+            objects.entry(o.node).or_insert_with(|| o.real_path.clone());
+        }
+    }
+    let results: Vec<(NodeId, String, Result<Arc<ObjectSummary>, String>)> = objects
+        .into_par_iter()
+        .map(|(node, path)| {
+            let r = (|| {
+                let elf = catalog
+                    .elf(node)
+                    .ok_or_else(|| "not a parsable ELF file".to_string())?;
+                let bytes = fs.read(node, &path).map_err(|e| e.to_string())?;
+                source.summary(&bytes, elf).map_err(|e| e.to_string())
+            })();
+            (node, path, r)
+        })
+        .collect();
+    let mut summaries: HashMap<NodeId, Arc<ObjectSummary>> = HashMap::new();
+    for (node, path, r) in results {
+        match r {
+            Ok(s) => {
+                summaries.insert(node, s);
+            }
+            Err(why) if excluded.contains(&node) => {
+                warnings.push(format!("{path} excluded: {why}"))
+            }
+            Err(why) => unanalysable.push(format!("{path} ({why})")),
+        }
+    }
+    if !unanalysable.is_empty() {
+        unanalysable.sort();
+        unanalysable.dedup();
+        return Err(PipelineError::Unanalysable {
+            image: opts.image_name.clone(),
+            count: unanalysable.len(),
+            list: unanalysable.join("; "),
+        });
+    }
+
+    // Reachability per program, in parallel.
+    let analysed: Vec<(usize, ProgramSyscalls)> = units
+        .par_iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            let sums: Option<Vec<Arc<ObjectSummary>>> = u
+                .loaded
+                .objects
+                .iter()
+                .map(|o| summaries.get(&o.node).cloned())
+                .collect();
+            let sums = sums?;
+            let bindings = bind_symbols(&u.loaded);
+            Some((
+                i,
+                ProgramGraph::analyze(&u.loaded, &bindings, &sums, u.kind),
+            ))
+        })
+        .collect();
+
+    // The union, with one witness per syscall (from the first program in path order).
+    let mut profile = Profile::default();
+    let mut evidence = Evidence::new(&opts.image_name, opts.runtime);
+    let mut per_syscall: BTreeMap<(SyscallTable, &'static str), (usize, Witness, String)> =
+        BTreeMap::new();
+    let mut unresolved: BTreeMap<(String, String), UnresolvedSite> = BTreeMap::new();
+    let mut invalid_numbers: BTreeSet<(String, u64)> = BTreeSet::new();
+    for (i, r) in &analysed {
+        let u = &units[*i];
+        for (table, map) in [
+            (SyscallTable::X86_64, &r.native),
+            (SyscallTable::I386, &r.compat32),
+        ] {
+            for (nr, w) in map {
+                match table.name(*nr) {
+                    Some(name) => {
+                        let e = per_syscall
+                            .entry((table, name))
+                            .or_insert_with(|| (0, w.clone(), u.path.clone()));
+                        e.0 += 1;
+                    }
+                    None => {
+                        invalid_numbers.insert((u.path.clone(), *nr));
+                    }
+                }
+            }
+        }
+        for site in &r.unresolved {
+            unresolved
+                .entry((site.object.clone(), site.address.clone()))
+                .or_insert_with(|| site.clone());
+        }
+        evidence.programs.push(ProgramEvidence {
+            path: u.path.clone(),
+            kind: match u.kind {
+                ProgramKind::Executable => "program",
+                ProgramKind::Plugin => "plugin",
+            },
+            objects: u.loaded.objects.iter().map(|o| o.path.clone()).collect(),
+            missing_libraries: u.loaded.missing.iter().map(|m| m.name.clone()).collect(),
+            syscalls: r.native.len(),
+            reachable_functions: r.reachable_functions,
+            total_functions: r.total_functions,
+            unresolved_sites: r.unresolved.len(),
+        });
+    }
+    for ((table, name), (programs, witness, program)) in per_syscall {
+        profile.allow(table, name, AllowReason::Code { programs });
+        evidence.add_code(table, name, programs, &program, witness);
+    }
+    let (runtime_names, runtime_source) = opts.runtime.syscalls();
+    for n in runtime_names {
+        if let Some(nr) = SyscallTable::X86_64.number(n) {
+            if let Some(name) = SyscallTable::X86_64.name(nr) {
+                profile.allow(
+                    SyscallTable::X86_64,
+                    name,
+                    AllowReason::Runtime {
+                        source: runtime_source,
+                    },
+                );
+                evidence.add_runtime(name, runtime_source);
+            }
+        }
+    }
+    for (path, nr) in invalid_numbers {
+        warnings.push(format!("{path} can issue syscall number {nr:#x}, which no kernel table names (it fails with ENOSYS); not allowed"));
+    }
+    let unresolved: Vec<UnresolvedSite> = unresolved.into_values().collect();
+    evidence.unresolved = unresolved.clone();
+    let report = ImageReport {
+        profile,
+        evidence,
+        unresolved,
+        warnings,
+    };
+    if !report.unresolved.is_empty() {
+        match opts.unresolved {
+            UnresolvedPolicy::Fail => {
+                let list = report
+                    .unresolved
+                    .iter()
+                    .map(|u| format!("{} {} in {}", u.object, u.address, u.function))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(PipelineError::Unresolved {
+                    image: opts.image_name.clone(),
+                    count: report.unresolved.len(),
+                    list,
+                    report: Box::new(report),
+                });
+            }
+            UnresolvedPolicy::AllowAll => {
+                let mut report = report;
+                for name in SyscallTable::X86_64.all_names() {
+                    report
+                        .profile
+                        .allow(SyscallTable::X86_64, name, AllowReason::AllowAll);
+                }
+                return Ok(report);
+            }
+            UnresolvedPolicy::Ignore => {}
+        }
+    }
+    Ok(report)
+}
