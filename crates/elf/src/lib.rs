@@ -250,7 +250,9 @@ impl ElfObject {
     /// Maps a link-time virtual address to a file offset, when it is backed by file bytes.
     pub fn vaddr_to_offset(&self, vaddr: u64) -> Option<u64> {
         self.segments.iter().find_map(|s| {
-            (vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz).then(|| s.offset + (vaddr - s.vaddr))
+            (vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz)
+                .then(|| s.offset.checked_add(vaddr - s.vaddr))
+                .flatten()
         })
     }
 

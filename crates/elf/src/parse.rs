@@ -75,15 +75,37 @@ struct Ctx<'d> {
     little: bool,
     is64: bool,
     segments: Vec<Segment>,
+    /// Bytes of strings we may still copy out of the file: names can share bytes (many symbols
+    /// naming one long string), so without a budget a small file could make us allocate
+    /// gigabytes.
+    budget: std::cell::Cell<usize>,
 }
 
 impl<'d> Ctx<'d> {
+    /// An owned copy of `bytes` charged to the string budget (empty once it is spent).
+    fn string(&self, bytes: &[u8]) -> String {
+        let left = self.budget.get();
+        if bytes.len() > left {
+            self.budget.set(0);
+            return String::new();
+        }
+        self.budget.set(left - bytes.len());
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+    /// The NUL-terminated string at `idx` of a string table.
+    fn c_str(&self, table: &[u8], idx: u64) -> Option<String> {
+        let rest = table.get(usize::try_from(idx).ok()?..)?;
+        let end = rest.iter().take(MAX_NAME).position(|&b| b == 0)?;
+        Some(self.string(&rest[..end]))
+    }
+
     fn off(&self, vaddr: u64) -> Option<usize> {
         self.segments
             .iter()
             .find_map(|s| {
                 (vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz)
-                    .then(|| s.offset + (vaddr - s.vaddr))
+                    .then(|| s.offset.checked_add(vaddr - s.vaddr))
+                    .flatten()
             })
             .and_then(|o| usize::try_from(o).ok())
             .filter(|o| *o < self.data.len())
@@ -94,7 +116,7 @@ impl<'d> Ctx<'d> {
         self.data.get(o..end)
     }
     fn u16(&self, b: &[u8], at: usize) -> Option<u16> {
-        let a: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
+        let a: [u8; 2] = b.get(at..at.checked_add(2)?)?.try_into().ok()?;
         Some(if self.little {
             u16::from_le_bytes(a)
         } else {
@@ -102,7 +124,7 @@ impl<'d> Ctx<'d> {
         })
     }
     fn u32(&self, b: &[u8], at: usize) -> Option<u32> {
-        let a: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
+        let a: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
         Some(if self.little {
             u32::from_le_bytes(a)
         } else {
@@ -111,7 +133,7 @@ impl<'d> Ctx<'d> {
     }
     fn word(&self, b: &[u8], at: usize) -> Option<u64> {
         if self.is64 {
-            let a: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
+            let a: [u8; 8] = b.get(at..at.checked_add(8)?)?.try_into().ok()?;
             Some(if self.little {
                 u64::from_le_bytes(a)
             } else {
@@ -132,12 +154,6 @@ impl<'d> Ctx<'d> {
             4
         }
     }
-}
-
-fn c_str(table: &[u8], idx: u64) -> Option<String> {
-    let rest = table.get(usize::try_from(idx).ok()?..)?;
-    let end = rest.iter().take(MAX_NAME).position(|&b| b == 0)?;
-    Some(String::from_utf8_lossy(&rest[..end]).into_owned())
 }
 
 fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfObject, ElfError> {
@@ -166,10 +182,15 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
                     executable: flags & 1 != 0,
                 });
             }
-            3 => match ph.interpreter(endian, data) {
-                Ok(Some(bytes)) => interpreter = Some(String::from_utf8_lossy(bytes).into_owned()),
+            // The kernel takes the first PT_INTERP, and no longer than PATH_MAX.
+            3 if interpreter.is_none() => match ph.interpreter(endian, data) {
+                Ok(Some(bytes)) if bytes.len() < 4096 => {
+                    interpreter = Some(String::from_utf8_lossy(bytes).into_owned())
+                }
+                Ok(Some(_)) => warnings.push("PT_INTERP is longer than PATH_MAX".to_string()),
                 _ => warnings.push("PT_INTERP points outside the file".to_string()),
             },
+            3 => {}
             2 => match ph.dynamic(endian, data) {
                 Ok(Some(d)) => dynamic = Some(d),
                 _ => warnings.push("PT_DYNAMIC points outside the file".to_string()),
@@ -182,6 +203,7 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
         little,
         is64,
         segments,
+        budget: std::cell::Cell::new(data.len().saturating_mul(4).saturating_add(1 << 20)),
     };
 
     let mut t = DynTags::default();
@@ -239,8 +261,12 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
         }),
         _ => &[],
     };
-    let dstr = |v: Option<u64>| v.and_then(|i| c_str(strtab, i));
-    let needed: Vec<String> = t.needed.iter().filter_map(|&i| c_str(strtab, i)).collect();
+    let dstr = |v: Option<u64>| v.and_then(|i| ctx.c_str(strtab, i));
+    let needed: Vec<String> = t
+        .needed
+        .iter()
+        .filter_map(|&i| ctx.c_str(strtab, i))
+        .collect();
     if needed.len() != t.needed.len() {
         warnings.push("a DT_NEEDED name lies outside the string table".into());
     }
@@ -255,7 +281,7 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
             for sh in table.iter() {
                 let name = table
                     .section_name(endian, sh)
-                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .map(|n| ctx.string(n))
                     .unwrap_or_default();
                 let flags: u64 = sh.sh_flags(endian).0;
                 let ty = sh.sh_type(endian).0;
@@ -291,7 +317,7 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
                     }
                     let name = sym
                         .name(endian, strings)
-                        .map(|n| String::from_utf8_lossy(n).into_owned())
+                        .map(|n| ctx.string(n))
                         .unwrap_or_default();
                     symtab_functions.push(LocalSymbol {
                         name,
@@ -336,7 +362,9 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
                     .unwrap_or(&[]);
                 let versions = Versions::read(&ctx, &t, strtab, count);
                 for (i, s) in syms.iter().enumerate() {
-                    let name = c_str(strtab, s.st_name(endian) as u64).unwrap_or_default();
+                    let name = ctx
+                        .c_str(strtab, s.st_name(endian) as u64)
+                        .unwrap_or_default();
                     let bind = match s.st_bind().0 {
                         0 => Bind::Local,
                         1 => Bind::Global,
@@ -346,7 +374,8 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
                     };
                     let vis = s.st_other().0 & 3;
                     let defined = s.st_shndx(endian).0 != 0;
-                    let (version, version_file, hidden, version_index) = versions.of(i, defined);
+                    let (version, version_file, hidden, version_index) =
+                        versions.of(&ctx, i, defined);
                     dynsym.push(DynSymbol {
                         name,
                         version,
@@ -367,9 +396,11 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
         }
     }
 
-    // Relocations.
+    // Relocations. Tables of a well-formed file do not overlap and RELR entries name distinct
+    // words, so there are fewer relocations than words in the file: that bounds hostile ones.
     let m = header.e_machine(endian).0;
     let mut relocs = Vec::new();
+    let max_relocs = data.len() / 8 + 4096;
     let rela_size: usize = if is64 { 24 } else { 12 };
     let rel_size: usize = if is64 { 16 } else { 8 };
     let read_rela = |start: Option<u64>,
@@ -383,7 +414,7 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
             warnings.push("a relocation table points outside the file".into());
             return;
         };
-        let n = (bytes.len() / rela_size).min(MAX_SYMBOLS * 4);
+        let n = (bytes.len() / rela_size).min(max_relocs.saturating_sub(relocs.len()));
         if let Ok((rs, _)) = object::pod::slice_from_bytes::<E::Rela>(bytes, n) {
             for r in rs {
                 relocs.push(Reloc {
@@ -410,7 +441,7 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
             warnings.push("a relocation table points outside the file".into());
             return;
         };
-        let n = (bytes.len() / rel_size).min(MAX_SYMBOLS * 4);
+        let n = (bytes.len() / rel_size).min(max_relocs.saturating_sub(relocs.len()));
         if let Ok((rs, _)) = object::pod::slice_from_bytes::<E::Rel>(bytes, n) {
             for r in rs {
                 let offset: u64 = r.r_offset(endian).into();
@@ -429,7 +460,7 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
     }
     if let (Some(a), Some(sz)) = (t.relr, t.relrsz) {
         match ctx.bytes_at(a, sz) {
-            Some(bytes) => decode_relr(&ctx, bytes, &mut relocs),
+            Some(bytes) => decode_relr(&ctx, bytes, &mut relocs, max_relocs),
             None => warnings.push("DT_RELR points outside the file".into()),
         }
     }
@@ -437,7 +468,7 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
         let Some(bytes) = off.checked_add(size).and_then(|end| data.get(off..end)) else {
             continue;
         };
-        let n = bytes.len() / rela_size;
+        let n = (bytes.len() / rela_size).min(max_relocs.saturating_sub(relocs.len()));
         if let Ok((rs, _)) = object::pod::slice_from_bytes::<E::Rela>(bytes, n) {
             for r in rs {
                 relocs.push(Reloc {
@@ -458,13 +489,14 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
             return Vec::new();
         };
         let n = (size / ctx.word_size()) as usize;
-        if n > MAX_ARRAY_ENTRIES {
+        // The arrays are in the file: one longer than the file is garbage.
+        if n > MAX_ARRAY_ENTRIES || size > data.len() as u64 {
             warnings.push("init/fini array too large; ignored".into());
             return Vec::new();
         }
         let mut out = Vec::with_capacity(n);
         for i in 0..n as u64 {
-            let slot = addr + i * ctx.word_size();
+            let slot = addr.wrapping_add(i * ctx.word_size());
             let v = match by_offset.get(&slot) {
                 Some(r) if matches!(r.kind, RelocKind::Relative | RelocKind::IRelative) => {
                     r.addend as u64
@@ -565,7 +597,9 @@ fn gnu_hash_count(ctx: &Ctx<'_>, addr: u64) -> Option<u64> {
     let nbuckets = ctx.u32(head, 0)? as u64;
     let symoffset = ctx.u32(head, 4)? as u64;
     let bloom_size = ctx.u32(head, 8)? as u64;
-    let buckets_addr = addr + 16 + bloom_size * ctx.word_size();
+    let buckets_addr = addr
+        .checked_add(16)?
+        .checked_add(bloom_size * ctx.word_size())?;
     if nbuckets > MAX_SYMBOLS as u64 {
         return None;
     }
@@ -577,10 +611,10 @@ fn gnu_hash_count(ctx: &Ctx<'_>, addr: u64) -> Option<u64> {
     if max < symoffset {
         return Some(symoffset);
     }
-    let chains_addr = buckets_addr + nbuckets * 4;
+    let chains_addr = buckets_addr.checked_add(nbuckets * 4)?;
     let mut idx = max;
     for _ in 0..MAX_SYMBOLS {
-        let b = ctx.bytes_at(chains_addr + (idx - symoffset) * 4, 4)?;
+        let b = ctx.bytes_at(chains_addr.checked_add((idx - symoffset) * 4)?, 4)?;
         if ctx.u32(b, 0)? & 1 != 0 {
             return Some(idx + 1);
         }
@@ -589,16 +623,19 @@ fn gnu_hash_count(ctx: &Ctx<'_>, addr: u64) -> Option<u64> {
     None
 }
 
-fn decode_relr(ctx: &Ctx<'_>, bytes: &[u8], relocs: &mut Vec<Reloc>) {
+fn decode_relr(ctx: &Ctx<'_>, bytes: &[u8], relocs: &mut Vec<Reloc>, max: usize) {
     let ws = ctx.word_size();
     let mut base = 0u64;
     let mut i = 0usize;
-    while i + ws as usize <= bytes.len() && relocs.len() < MAX_SYMBOLS * 4 {
+    while i + ws as usize <= bytes.len() && relocs.len() < max {
         let Some(entry) = ctx.word(bytes, i) else {
             break;
         };
         i += ws as usize;
         let mut push = |off: u64| {
+            if relocs.len() >= max {
+                return;
+            }
             let addend = ctx.word_at_vaddr(off).unwrap_or(0) as i64;
             relocs.push(Reloc {
                 offset: off,
@@ -656,9 +693,9 @@ impl Versions {
                 // symbol can be matched against: ld.so leaves it out of l_versions.
                 if flags & 1 == 0 {
                     if let Some(name) = ctx
-                        .bytes_at(a + aux as u64, 8)
+                        .bytes_at(a.wrapping_add(aux as u64), 8)
                         .and_then(|ab| ctx.u32(ab, 0))
-                        .and_then(|n| c_str(strtab, n as u64))
+                        .and_then(|n| ctx.c_str(strtab, n as u64))
                     {
                         v.names.insert(ndx & 0x7fff, (name, None));
                     }
@@ -666,7 +703,7 @@ impl Versions {
                 if next == 0 {
                     break;
                 }
-                a += next as u64;
+                a = a.wrapping_add(next as u64);
             }
         }
         if let Some(mut a) = t.verneed {
@@ -679,8 +716,8 @@ impl Versions {
                     ctx.u32(b, 8).unwrap_or(0),
                     ctx.u32(b, 12).unwrap_or(0),
                 );
-                let file = c_str(strtab, file as u64);
-                let mut x = a + aux as u64;
+                let file = ctx.c_str(strtab, file as u64);
+                let mut x = a.wrapping_add(aux as u64);
                 for _ in 0..cnt {
                     let Some(xb) = ctx.bytes_at(x, 16) else { break };
                     let (other, name, xnext) = (
@@ -688,25 +725,30 @@ impl Versions {
                         ctx.u32(xb, 8).unwrap_or(0),
                         ctx.u32(xb, 12).unwrap_or(0),
                     );
-                    if let Some(name) = c_str(strtab, name as u64) {
+                    if let Some(name) = ctx.c_str(strtab, name as u64) {
                         v.names.insert(other & 0x7fff, (name, file.clone()));
                     }
                     if xnext == 0 {
                         break;
                     }
-                    x += xnext as u64;
+                    x = x.wrapping_add(xnext as u64);
                 }
                 if next == 0 {
                     break;
                 }
-                a += next as u64;
+                a = a.wrapping_add(next as u64);
             }
         }
         v
     }
 
     /// (version, file, hidden, index) of symbol `i`.
-    fn of(&self, i: usize, defined: bool) -> (Option<String>, Option<String>, bool, u16) {
+    fn of(
+        &self,
+        ctx: &Ctx<'_>,
+        i: usize,
+        defined: bool,
+    ) -> (Option<String>, Option<String>, bool, u16) {
         let Some(&raw) = self.versym.get(i) else {
             return (None, None, false, 0);
         };
@@ -717,8 +759,12 @@ impl Versions {
         }
         match self.names.get(&idx) {
             Some((name, file)) => (
-                Some(name.clone()),
-                if defined { None } else { file.clone() },
+                Some(ctx.string(name.as_bytes())),
+                if defined {
+                    None
+                } else {
+                    file.as_ref().map(|f| ctx.string(f.as_bytes()))
+                },
                 hidden,
                 idx,
             ),
