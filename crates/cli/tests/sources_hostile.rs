@@ -883,6 +883,41 @@ fn malformed_elf_files_are_listed_as_malformed() {
 }
 
 #[test]
+fn overlong_paths_and_link_targets_are_short_warnings() {
+    let t = tempdir();
+    let deep = "d/".repeat(5000) + "f";
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    b.append_data(&mut h, &deep, &b"x"[..]).unwrap(); // a GNU long name
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    b.append_link(&mut h, "longlink", "t/".repeat(5000))
+        .unwrap(); // a GNU long link
+    let elf = tiny_elf();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(elf.len() as u64);
+    h.set_mode(0o755);
+    b.append_data(&mut h, "bin/true", elf.as_slice()).unwrap();
+    let layer = write(&t.path().join("layer.tar"), &b.into_inner().unwrap());
+    let img = t.path().join("image.tar");
+    docker_archive(&img, &[&layer], None, &[]);
+    let out = run(
+        t.path(),
+        &["ls", &format!("docker-archive:{}", img.display())],
+    );
+    assert_ok_with_warnings(&out);
+    assert_eq!(ls_paths(&out), ["/bin/true"]);
+    let lines = out.stderr_lines();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    for l in lines {
+        assert!(l.contains("PATH_MAX") && l.len() < 1000, "{l}");
+    }
+}
+
+#[test]
 fn hostile_names_make_one_line_warnings() {
     let t = tempdir();
     let elf = tiny_elf();

@@ -101,7 +101,7 @@ impl ImageFsBuilder {
 
     /// Sets the bound on nodes (files, directories, links) of the whole image.
     pub fn max_nodes(mut self, n: usize) -> Self {
-        self.max_nodes = n;
+        self.max_nodes = n.min(u32::MAX as usize);
         self
     }
 
@@ -209,6 +209,13 @@ impl ImageFsBuilder {
                 }
                 EntryKind::File { size, content } => {
                     Some(self.push(NodeKind::File { size, content }, e.mode, e.uid, e.gid)?)
+                }
+                EntryKind::Symlink { target } if target.len() >= PATH_MAX => {
+                    warnings.push(self.warn(
+                        &e.path,
+                        "symlink target longer than PATH_MAX (4096 bytes); entry skipped",
+                    ));
+                    None
                 }
                 EntryKind::Symlink { target } => {
                     Some(self.push(NodeKind::Symlink { target }, e.mode, e.uid, e.gid)?)
@@ -368,9 +375,16 @@ impl ImageFsView<'_> {
     }
 }
 
+/// Linux's bound on a path given to a system call. Longer entry paths and symlink targets could
+/// not be used inside a container; refusing them also bounds the cost of deep trees.
+pub const PATH_MAX: usize = 4096;
+
 /// Splits a tar path into components, dropping `.` and empty ones and applying `..` lexically.
 /// Returns whether the path was absolute. A path that climbs above the root is refused.
 fn normalize(path: &str) -> Result<(Vec<String>, bool), &'static str> {
+    if path.len() > PATH_MAX {
+        return Err("path longer than PATH_MAX (4096 bytes); entry skipped");
+    }
     let absolute = path.starts_with('/');
     let mut parts: Vec<String> = Vec::new();
     for c in path.split('/') {
@@ -617,6 +631,23 @@ mod tests {
             paths(&fs),
             ["/l2", "/lib", "/lib/x", "/usr", "/usr/lib", "/usr/lib/f"]
         );
+    }
+
+    #[test]
+    fn overlong_paths_and_targets_are_warnings() {
+        let mut b = ImageFsBuilder::new();
+        let deep = "d/".repeat(3000) + "f";
+        let w = b
+            .apply_layer(vec![
+                file(&deep, "x"),
+                symlink("s", &"t/".repeat(3000)),
+                file("ok", "y"),
+            ])
+            .unwrap();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].message.contains("PATH_MAX"));
+        assert!(w[1].entry == "s" && w[1].message.contains("PATH_MAX"));
+        assert_eq!(paths(&b.finish()), ["/ok"]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-pub use build::{EntryKind, ImageFsBuilder, LayerEntry, LayerWarning};
+pub use build::{EntryKind, ImageFsBuilder, LayerEntry, LayerWarning, DEFAULT_MAX_NODES, PATH_MAX};
 pub use resolve::Resolved;
 
 /// Linux's limit on symlinks followed during one path lookup (`MAXSYMLINKS`).
@@ -251,7 +251,13 @@ impl ImageFs {
                 path: path.to_string(),
             }),
             Content::Blob { blob, offset } => {
-                let src = &self.blobs[blob.0 as usize];
+                let Some(src) = self.blobs.get(blob.0 as usize) else {
+                    return Err(FsError::Read {
+                        path: path.to_string(),
+                        blob: format!("blob #{}", blob.0),
+                        source: std::io::Error::other("no such blob was registered"),
+                    });
+                };
                 let mut buf = vec![0u8; len as usize];
                 src.read_at(*offset, &mut buf)
                     .map_err(|source| FsError::Read {

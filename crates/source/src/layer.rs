@@ -84,13 +84,29 @@ pub struct LayerInput<'a> {
     pub size: u64,
 }
 
-/// What a layer is called in messages.
+/// What a layer is called in messages, and the bound on its entries.
 struct Names<'a> {
     layer: &'a str,
     location: &'a str,
+    max_entries: usize,
 }
 
 impl Names<'_> {
+    /// Keeps an entry, within the bound on entries (a bound on memory for hostile layers).
+    fn keep(&self, entries: &mut Vec<LayerEntry>, e: LayerEntry) -> Result<(), SourceError> {
+        if entries.len() >= self.max_entries {
+            return Err(SourceError::TooManyEntries {
+                location: self.location.to_string(),
+                why: format!(
+                    "layer {} holds more than {} entries",
+                    self.layer, self.max_entries
+                ),
+            });
+        }
+        entries.push(e);
+        Ok(())
+    }
+
     fn error(&self, why: String) -> SourceError {
         SourceError::Layer {
             layer: self.layer.to_string(),
@@ -152,10 +168,12 @@ pub fn read_layer(
     diff_id: Option<&str>,
     limits: ExpansionLimits,
     image_expanded_so_far: u64,
+    max_entries: usize,
 ) -> Result<(Vec<LayerEntry>, LayerInfo), SourceError> {
     let names = Names {
         layer: name,
         location,
+        max_entries,
     };
     let mut head = [0u8; 6];
     let head_len = input.size.min(head.len() as u64) as usize;
@@ -273,7 +291,7 @@ fn read_in_place(input: &LayerInput<'_>, blob: BlobId, base: u64, names: &Names<
             }
             let mut target = Target::InPlace { blob, base };
             if let Some(le) = to_layer_entry(&mut entry, &mut target).map_err(|e| names.io(e))? {
-                entries.push(le);
+                names.keep(&mut entries, le)?;
             }
         }
         Ok(entries)
@@ -501,7 +519,7 @@ fn stream_entries(
         for entry in archive.entries().map_err(|e| names.io(e))? {
             let mut entry = entry.map_err(|e| names.io(e))?;
             if let Some(le) = to_layer_entry(&mut entry, target).map_err(|e| names.io(e))? {
-                entries.push(le);
+                names.keep(&mut entries, le)?;
             }
         }
     }
@@ -928,6 +946,16 @@ mod tests {
         diff: Option<&str>,
         limit: u64,
     ) -> Result<Read1, SourceError> {
+        read_max(stored, digest, diff, limit, 1000)
+    }
+
+    fn read_max(
+        stored: &[u8],
+        digest: Option<&str>,
+        diff: Option<&str>,
+        limit: u64,
+        max_entries: usize,
+    ) -> Result<Read1, SourceError> {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         f.write_all(stored).unwrap();
         let blob = Arc::new(HostFileBlob::open(f.path()).unwrap());
@@ -960,6 +988,7 @@ mod tests {
                 per_image: u64::MAX,
             },
             0,
+            max_entries,
         )?;
         spill.flush().unwrap();
         Ok(Read1 {
@@ -1069,6 +1098,18 @@ mod tests {
                 // A digest mismatch is what is reported for a cut blob whose digest is known.
                 let e = read(cut, Some(&sha(stored)), None, u64::MAX).err().unwrap();
                 assert!(matches!(e, SourceError::DigestMismatch { .. }), "{e}");
+            }
+        });
+    }
+
+    #[test]
+    fn entries_are_bounded() {
+        check_both_ways(|| {
+            let tar = tar_of(&files());
+            for stored in [tar.clone(), gzip(&tar)] {
+                let e = read_max(&stored, None, None, u64::MAX, 3).err().unwrap();
+                assert!(matches!(e, SourceError::TooManyEntries { .. }), "{e}");
+                assert!(read_max(&stored, None, None, u64::MAX, 4).is_ok());
             }
         });
     }

@@ -165,6 +165,14 @@ impl std::error::Error for SourceError {
     }
 }
 
+/// A long name cut to its first 200 characters for messages.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(200) {
+        Some((i, _)) => format!("{}… ({} bytes)", &s[..i], s.len()),
+        None => s.to_string(),
+    }
+}
+
 /// Escapes control characters (newlines above all), so that a message stays on one line.
 pub fn one_line(s: &str) -> String {
     dockergate_fs::one_line(s).into_owned()
@@ -396,8 +404,10 @@ impl LayerSink {
             .unwrap_or_else(|| "rootfs".to_string());
         for w in warnings {
             self.warnings.push(one_line(&format!(
-                "entry {:?} in layer {layer_name} of {}: {}",
-                w.entry, self.location, w.message
+                "entry {} in layer {layer_name} of {}: {}",
+                shorten(&format!("{:?}", w.entry)),
+                self.location,
+                w.message
             )));
         }
         if let Some(info) = info {

@@ -189,6 +189,7 @@ fn run_plan(
             l.diff_id.as_deref(),
             opts.limits,
             sink.expanded_so_far(),
+            opts.max_entries.unwrap_or(dockergate_fs::DEFAULT_MAX_NODES),
         )?;
         if let Some((file, _)) = &spill {
             file.flush().map_err(|e| SourceError::Layer {
