@@ -295,7 +295,16 @@ impl<'a> ImageLoader<'a> {
             is_interpreter: false,
             alternatives: Vec::new(),
         };
-        let Some(interp) = elf.interpreter.clone() else {
+        let interp = match elf.interpreter.clone() {
+            Some(i) => Some(i),
+            // A shared library: `ldd` runs it through the loader (`ld.so FILE`), which loads
+            // its dependencies as for a program.
+            None if elf.kind == ElfKind::SharedObject && elf.has_dynamic => {
+                self.default_interpreter(&elf).map(|(i, _)| i)
+            }
+            None => None,
+        };
+        let Some(interp) = interp else {
             return Ok(LoadedProgram {
                 flavor: Flavor::Static,
                 objects: vec![main],

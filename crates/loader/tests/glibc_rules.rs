@@ -636,3 +636,163 @@ fn lib_token_expands_to_the_multiarch_directory() {
         oracle,
     );
 }
+
+#[test]
+fn a_program_that_names_no_ld_so_does_not_list_it() {
+    let Some(oracle) = setup() else { return };
+    let mut t = Tree::glibc("no-rtld");
+    t.lib("/usr/lib/libnl.so", Obj::new().soname("libnl.so").nolibc());
+    t.prog(
+        "/usr/bin/p",
+        Obj::new()
+            .nolibc()
+            .needs(&["libnl.so"])
+            .code("void _start(void) { __asm__ volatile(\"mov $60, %eax\\n xor %edi, %edi\\n syscall\"); }\n"),
+    );
+    check(&t, "/usr/bin/p", &["libnl.so => /usr/lib/libnl.so"], oracle);
+    let p = t.model("/usr/bin/p");
+    assert!(
+        p.objects.last().unwrap().is_interpreter,
+        "ld.so is still mapped, last"
+    );
+}
+
+#[test]
+fn unloadable_candidates_stop_the_load() {
+    let Some(oracle) = setup() else { return };
+    let mut t = Tree::glibc("unloadable");
+    // A directory where the library should be.
+    t.mkdir("/r1/libdir.so");
+    t.lib("/r2/libdir.so", Obj::new().soname("libdir.so"));
+    t.prog(
+        "/usr/bin/dir",
+        Obj::new().needs(&["libdir.so"]).rpath("/r1:/r2"),
+    );
+    check(&t, "/usr/bin/dir", &["ERROR"], oracle);
+    // An executable as a dependency.
+    t.prog("/usr/bin/exe", Obj::new());
+    t.prog("/usr/bin/needsexe", Obj::new().needs(&["/usr/bin/exe"]));
+    check(&t, "/usr/bin/needsexe", &["ERROR"], oracle);
+    // A symlink loop in one search list ends that list; the default path still works.
+    t.symlink("/r3/libloop.so", "libloop.so");
+    t.lib("/r4/libloop.so", Obj::new().soname("libloop.so"));
+    t.lib("/usr/lib/libloop.so", Obj::new().soname("libloop.so"));
+    t.prog(
+        "/usr/bin/loop",
+        Obj::new().needs(&["libloop.so"]).rpath("/r3:/r4"),
+    );
+    check(
+        &t,
+        "/usr/bin/loop",
+        &["libloop.so => /usr/lib/libloop.so", LIBC, RTLD],
+        oracle,
+    );
+}
+
+#[test]
+fn ld_library_path_expands_origin_of_the_program() {
+    let Some(oracle) = setup() else { return };
+    let mut t = Tree::glibc("llp-origin");
+    t.lib("/opt/a/lib/libq.so", Obj::new().soname("libq.so"));
+    t.prog("/opt/a/bin/p", Obj::new().needs(&["libq.so"]));
+    t.env = vec!["LD_LIBRARY_PATH=$ORIGIN/../lib".into()];
+    check(
+        &t,
+        "/opt/a/bin/p",
+        &["libq.so => /opt/a/bin/../lib/libq.so", LIBC, RTLD],
+        oracle,
+    );
+}
+
+#[test]
+fn merged_usr_with_a_cache() {
+    let Some(oracle) = setup() else { return };
+    let mut t = Tree::glibc("merged-usr");
+    // Move /lib into /usr/lib and link it back, as Debian bookworm does.
+    let lib = t.host("/lib");
+    let usrlib = t.host("/usr/lib");
+    for e in std::fs::read_dir(&lib).unwrap() {
+        let e = e.unwrap();
+        let to = usrlib.join(e.file_name());
+        if to.exists() {
+            for f in std::fs::read_dir(e.path()).unwrap() {
+                let f = f.unwrap();
+                std::fs::rename(f.path(), to.join(f.file_name())).unwrap();
+            }
+        } else {
+            std::fs::rename(e.path(), to).unwrap();
+        }
+    }
+    std::fs::remove_dir_all(&lib).unwrap();
+    t.symlink("/lib", "usr/lib");
+    t.lib(
+        "/usr/lib/x86_64-linux-gnu/libm1.so.1",
+        Obj::new().soname("libm1.so.1"),
+    );
+    t.lib(
+        "/usr/local/lib/libm2.so.1",
+        Obj::new().soname("libm2.so.1").needs(&["libm1.so.1"]),
+    );
+    t.write("/etc/ld.so.conf", b"/usr/local/lib\n");
+    t.prog("/usr/bin/p", Obj::new().needs(&["libm2.so.1"]));
+    t.ldconfig();
+    check(
+        &t,
+        "/usr/bin/p",
+        &[
+            "libm2.so.1 => /usr/local/lib/libm2.so.1",
+            LIBC,
+            "libm1.so.1 => /lib/x86_64-linux-gnu/libm1.so.1",
+            RTLD,
+        ],
+        oracle,
+    );
+}
+
+#[test]
+fn preloads_of_another_class_are_ignored() {
+    let Some(oracle) = setup() else { return };
+    let mut t = Tree::glibc("preload-class");
+    t.lib("/usr/lib/libp32.so", Obj::new().soname("libp32.so").m32());
+    t.lib("/usr/lib/libpok.so", Obj::new().soname("libpok.so"));
+    t.prog("/usr/bin/p", Obj::new());
+    t.env = vec!["LD_PRELOAD=/usr/lib/libp32.so libpok.so".into()];
+    check(
+        &t,
+        "/usr/bin/p",
+        &["libpok.so => /usr/lib/libpok.so", LIBC, RTLD],
+        oracle,
+    );
+}
+
+#[test]
+fn a_library_can_be_listed_like_a_program() {
+    let Some(oracle) = setup() else { return };
+    let mut t = Tree::glibc("ldd-lib");
+    t.lib("/usr/lib/libdep.so", Obj::new().soname("libdep.so"));
+    t.lib(
+        "/usr/lib/libtop.so",
+        Obj::new().soname("libtop.so").needs(&["libdep.so"]),
+    );
+    let model = t.model_ldd("/usr/lib/libtop.so");
+    assert_eq!(
+        model,
+        vec!["libdep.so => /usr/lib/libdep.so", LIBC, RTLD],
+        "ldd on a shared library lists its dependencies"
+    );
+    if oracle {
+        // ldd runs the library through ld.so: LD_TRACE_LOADED_OBJECTS=1 ld.so FILE.
+        let (_, out, err) = t.run_real_args(
+            "/lib64/ld-linux-x86-64.so.2",
+            &["/usr/lib/libtop.so"],
+            &[("LD_TRACE_LOADED_OBJECTS", "1")],
+        );
+        let real: Vec<String> = out
+            .lines()
+            .map(|l| l.trim_start())
+            .filter(|l| !l.starts_with("linux-vdso"))
+            .map(|l| l.rsplit_once(" (0x").map_or(l, |x| x.0).to_string())
+            .collect();
+        assert_eq!(real, model, "{err}");
+    }
+}

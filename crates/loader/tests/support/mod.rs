@@ -58,6 +58,20 @@ pub fn have_oracle() -> bool {
 
 pub const HOST_RTLD: &str = "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2";
 pub const HOST_LIBC: &str = "/lib/x86_64-linux-gnu/libc.so.6";
+pub const HOST_MUSL: &str = "/usr/lib/x86_64-linux-musl/libc.so";
+
+/// True when musl-gcc and Debian's musl are installed; prints why not otherwise.
+pub fn have_musl() -> bool {
+    let ok = Path::new(HOST_MUSL).exists()
+        && Command::new("musl-gcc")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIP: musl-gcc or {HOST_MUSL} is missing (apt-get install musl-tools)");
+    }
+    ok
+}
 
 /// An ELF object to build.
 #[derive(Clone, Debug, Default)]
@@ -124,6 +138,8 @@ impl Obj {
 pub struct Tree {
     pub root: PathBuf,
     build: PathBuf,
+    /// The compiler for programs and libraries: gcc, or musl-gcc for a musl tree.
+    cc: &'static str,
     stubs: HashMap<(String, bool), PathBuf>,
     pub env: Vec<String>,
 }
@@ -149,6 +165,25 @@ fn run(cmd: &mut Command) {
 impl Tree {
     /// An empty tree with the host's glibc loader and libc.
     pub fn glibc(name: &str) -> Tree {
+        let t = Tree::empty(name, "gcc");
+        t.copy_host(HOST_RTLD, "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
+        t.copy_host(HOST_LIBC, "/lib/x86_64-linux-gnu/libc.so.6");
+        t.symlink(
+            "/lib64/ld-linux-x86-64.so.2",
+            "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        );
+        t
+    }
+
+    /// An empty tree with musl's loader (Debian's musl, Alpine's layout: the loader is
+    /// /lib/ld-musl-x86_64.so.1); programs are built with musl-gcc.
+    pub fn musl(name: &str) -> Tree {
+        let t = Tree::empty(name, "musl-gcc");
+        t.copy_host(HOST_MUSL, "/lib/ld-musl-x86_64.so.1");
+        t
+    }
+
+    fn empty(name: &str, cc: &'static str) -> Tree {
         let base = std::env::temp_dir().join(format!(
             "dockergate-{name}-{}-{}",
             std::process::id(),
@@ -169,19 +204,13 @@ impl Tree {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         std::fs::create_dir_all(&build).unwrap();
-        let t = Tree {
+        Tree {
             root,
             build,
+            cc,
             stubs: HashMap::new(),
             env: Vec::new(),
-        };
-        t.copy_host(HOST_RTLD, "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2");
-        t.copy_host(HOST_LIBC, "/lib/x86_64-linux-gnu/libc.so.6");
-        t.symlink(
-            "/lib64/ld-linux-x86-64.so.2",
-            "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-        );
-        t
+        }
     }
 
     /// The host path of an image path.
@@ -266,7 +295,7 @@ impl Tree {
             (Some(_), Some(rp)) => Some(rp.clone()),
             _ => None,
         };
-        let mut c = Command::new("gcc");
+        let mut c = Command::new(self.cc);
         if o.m32 {
             c.arg("-m32");
         }
@@ -411,6 +440,16 @@ impl Tree {
     /// tree's environment plus `extra_env`, and nothing else; returns (status, stdout, stderr).
     /// A small launcher does the chroot and the exec, so that only `prog` sees the variables.
     pub fn run_real(&self, prog: &str, extra_env: &[(&str, &str)]) -> (i32, String, String) {
+        self.run_real_args(prog, &[], extra_env)
+    }
+
+    /// [`Tree::run_real`] with arguments after the program's name.
+    pub fn run_real_args(
+        &self,
+        prog: &str,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+    ) -> (i32, String, String) {
         let launcher = self.build.join("launcher");
         if !launcher.exists() {
             let src = self.build.join("launcher.c");
@@ -423,6 +462,10 @@ impl Tree {
             launcher.display(),
             prog
         );
+        for a in args {
+            script.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
+        }
+        script.push_str(" --");
         let mut vars: Vec<String> = self.env.clone();
         vars.extend(extra_env.iter().map(|(k, v)| format!("{k}={v}")));
         for kv in &vars {
@@ -464,19 +507,69 @@ impl Tree {
     }
 }
 
-/// chroot(ROOT), chdir("/"), exec PROG with exactly the given environment.
+/// chroot(ROOT), chdir("/"), exec PROG with its arguments and exactly the given environment.
 const LAUNCHER_C: &str = r#"
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
+    /* argv: ROOT PROG [ARG...] -- [NAME=VALUE...] */
     if (argc < 3) return 2;
+    int sep = 3;
+    while (sep < argc && strcmp(argv[sep], "--") != 0) sep++;
+    char **env = sep < argc ? argv + sep + 1 : argv + argc;
+    argv[sep] = 0;
     if (chroot(argv[1]) != 0 || chdir("/") != 0) { perror("chroot"); return 2; }
-    char *args[] = { argv[2], 0 };
-    execve(argv[2], args, argv + 3);
+    execve(argv[2], argv + 2, env);
     perror("execve");
     return 2;
 }
 "#;
+
+impl Tree {
+    /// musl's ldd (the loader with --list) on `prog`: its " => " lines, tabs and addresses
+    /// removed.
+    pub fn real_musl_ldd(&self, prog: &str) -> Vec<String> {
+        let (_, out, _) = self.run_real_args("/lib/ld-musl-x86_64.so.1", &["--list", prog], &[]);
+        out.lines()
+            .filter(|l| l.contains(" => "))
+            .map(|l| {
+                let l = l.trim_start();
+                l.rsplit_once(" (0x").map_or(l, |x| x.0).to_string()
+            })
+            .collect()
+    }
+
+    /// The model's musl ldd lines with " => " (what musl's ldd prints on stdout).
+    pub fn model_musl_ldd(&self, prog: &str) -> Vec<String> {
+        self.model(prog)
+            .ldd_lines()
+            .iter()
+            .filter(|l| l.contains(" => "))
+            .map(|l| l.trim_start().to_string())
+            .collect()
+    }
+}
+
+/// Like [`check`], for a musl tree.
+pub fn check_musl(tree: &Tree, prog: &str, expected: &[&str], oracle: bool) {
+    let model = tree.model_musl_ldd(prog);
+    let expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    if oracle {
+        assert_eq!(
+            tree.real_musl_ldd(prog),
+            expected,
+            "musl's ldd disagrees with the expected lines for {prog} (tree {})",
+            tree.root.display()
+        );
+    }
+    assert_eq!(
+        model,
+        expected,
+        "the model disagrees for {prog} (tree {})",
+        tree.root.display()
+    );
+}
 
 /// Changes the tag of the DT_NEEDED entry naming `name` to `tag` (64-bit little-endian files).
 pub fn retag_needed(bytes: &mut [u8], name: &str, tag: u64) -> bool {
