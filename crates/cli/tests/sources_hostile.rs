@@ -918,6 +918,32 @@ fn overlong_paths_and_link_targets_are_short_warnings() {
 }
 
 #[test]
+fn huge_tar_extension_members_are_refused() {
+    let t = tempdir();
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    // A 5 MB GNU long name: the tar reader would hold it whole in memory.
+    b.append_data(&mut h, "a/".repeat(5 << 19), &b"x"[..])
+        .unwrap();
+    let bytes = b.into_inner().unwrap();
+    let layer = write(&t.path().join("layer.tar"), &bytes);
+    let img = t.path().join("image.tar");
+    docker_archive(&img, &[&layer], None, &[]);
+    let out = run(
+        t.path(),
+        &["ls", &format!("docker-archive:{}", img.display())],
+    );
+    assert_error(&out, &[&sha256(&bytes), "GNU long name", "5242881 bytes"]);
+    let gz = write(&t.path().join("layer.tar.gz"), &gzip(&bytes));
+    let dir = t.path().join("oci");
+    let d = oci_dir(&dir, &[(&gz, TAR_GZ)], &[]);
+    let out = run(t.path(), &["ls", &format!("oci:{}", dir.display())]);
+    assert_error(&out, &[&d[0], "GNU long name"]);
+}
+
+#[test]
 fn hostile_names_make_one_line_warnings() {
     let t = tempdir();
     let elf = tiny_elf();

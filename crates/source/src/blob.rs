@@ -3,10 +3,11 @@
 //! compressed layers, and single files of a rootfs directory.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use dockergate_fs::BlobSource;
 
@@ -184,14 +185,11 @@ impl Seek for WindowReader {
 
 /// The spill file: an unnamed temporary file (removed by the OS when dropped) that holds the
 /// contents we keep from compressed layers, so that memory stays bounded whatever the image size.
+/// Writes are positional: whoever reserved a range may write it, from any thread, in any order.
 pub struct SpillFile {
-    inner: Mutex<SpillInner>,
-    reader: File,
-}
-
-struct SpillInner {
-    writer: io::BufWriter<File>,
-    len: u64,
+    file: File,
+    /// Bytes reserved so far (written, or being written).
+    len: AtomicU64,
 }
 
 impl SpillFile {
@@ -201,59 +199,58 @@ impl SpillFile {
             Some(d) => tempfile::tempfile_in(d)?,
             None => tempfile::tempfile()?,
         };
-        let reader = file.try_clone()?;
         Ok(SpillFile {
-            inner: Mutex::new(SpillInner {
-                writer: io::BufWriter::with_capacity(1 << 20, file),
-                len: 0,
-            }),
-            reader,
+            file,
+            len: AtomicU64::new(0),
         })
     }
 
-    /// Appends `head` and then everything `rest` yields; returns the offset of the first byte and
-    /// the number of bytes appended.
-    pub fn append(&self, head: &[u8], rest: &mut dyn Read) -> io::Result<(u64, u64)> {
-        let mut inner = self
-            .inner
-            .lock()
-            .map_err(|_| io::Error::other("spill file lock poisoned"))?;
-        let start = inner.len;
-        inner.writer.write_all(head)?;
-        let copied = io::copy(rest, &mut inner.writer)?;
-        let appended = head.len() as u64 + copied;
-        inner.len += appended;
-        Ok((start, appended))
+    /// Notes that the bytes up to `end` are written (or being written, by whoever has the range).
+    pub fn grow_to(&self, end: u64) {
+        self.len.fetch_max(end, Ordering::Relaxed);
     }
 
-    /// Appends bytes.
-    pub fn append_bytes(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut inner = self
-            .inner
-            .lock()
-            .map_err(|_| io::Error::other("spill file lock poisoned"))?;
-        inner.writer.write_all(bytes)?;
-        inner.len += bytes.len() as u64;
+    /// Writes bytes at an offset (a range reserved before).
+    pub fn write_at(&self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(bytes, offset)
+    }
+
+    /// Appends `head` and then everything `rest` yields; returns the offset of the first byte and
+    /// the number of bytes appended. Not to be mixed with [`SpillFile::reserve`] from another
+    /// thread at the same time.
+    pub fn append(&self, head: &[u8], rest: &mut dyn Read) -> io::Result<(u64, u64)> {
+        let start = self.len();
+        let mut at = start;
+        self.write_at(at, head)?;
+        at += head.len() as u64;
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match rest.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.write_at(at, &buf[..n])?;
+            at += n as u64;
+        }
+        self.len.store(at, Ordering::Relaxed);
+        Ok((start, at - start))
+    }
+
+    /// Makes everything written so far readable (writes go straight to the file: nothing to do).
+    pub fn flush(&self) -> io::Result<()> {
         Ok(())
     }
 
-    /// Makes everything appended so far readable.
-    pub fn flush(&self) -> io::Result<()> {
-        let mut inner = self
-            .inner
-            .lock()
-            .map_err(|_| io::Error::other("spill file lock poisoned"))?;
-        inner.writer.flush()
-    }
-
     pub fn len(&self) -> u64 {
-        self.inner.lock().map(|i| i.len).unwrap_or(0)
+        self.len.load(Ordering::Relaxed)
     }
 }
 
 impl BlobSource for SpillFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.reader.read_exact_at(buf, offset)
+        self.file.read_exact_at(buf, offset)
     }
     fn describe(&self) -> String {
         "the spill file of decompressed layers".to_string()

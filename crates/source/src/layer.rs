@@ -9,6 +9,7 @@ use dockergate_fs::{BlobId, Content, EntryKind, LayerEntry};
 use sha2::{Digest, Sha256};
 
 use crate::blob::{HostFileBlob, SpillFile, WindowReader};
+use crate::targuard::TarGuard;
 use crate::SourceError;
 
 /// How a layer blob is stored.
@@ -275,7 +276,7 @@ fn read_in_place(input: &LayerInput<'_>, blob: BlobId, base: u64, names: &Names<
     let hash = || hash_range(input.blob, input.offset, input.size);
     let parse = || -> Result<Vec<LayerEntry>, SourceError> {
         let reader = WindowReader::new(input.blob.clone(), input.offset, input.size, 64 << 10);
-        let mut archive = tar::Archive::new(reader);
+        let mut archive = tar::Archive::new(TarGuard::new(reader));
         let mut entries = Vec::new();
         let iter = archive.entries_with_seek().map_err(|e| names.io(e))?;
         for entry in iter {
@@ -404,7 +405,7 @@ fn read_streaming(
         drop(tx);
         let mut stored = HashStream::new(sink.clone(), 0);
         let mut expanded = HashStream::new(sink.clone(), 1);
-        let mut spill_writer = SpillWriter::new(sink.clone(), spill.len());
+        let mut spill_writer = SpillWriter::new(sink.clone(), spill);
         drop(sink);
         let same_stream = compression == Compression::None;
         let mut entries = stream_entries(
@@ -435,6 +436,7 @@ fn read_streaming(
         expanded.finish();
         spill_writer.flush();
         let (stored_bytes, expanded_bytes) = (stored.count, expanded.count);
+        let local_error = spill_writer.error.take();
         drop((stored, expanded, spill_writer));
         let (digests, write_error) = match worker {
             Some(w) => match w.join() {
@@ -450,7 +452,7 @@ fn read_streaming(
                 ([s.finalize().into(), e.finalize().into()], error)
             }
         };
-        if let Some(e) = write_error {
+        if let Some(e) = local_error.or(write_error) {
             if entries.is_ok() {
                 entries = Err(names.error(format!("cannot write the spill file: {e}")));
             }
@@ -515,7 +517,7 @@ fn stream_entries(
     };
     let mut entries = Vec::new();
     {
-        let mut archive = tar::Archive::new(&mut reader);
+        let mut archive = tar::Archive::new(TarGuard::new(&mut reader));
         for entry in archive.entries().map_err(|e| names.io(e))? {
             let mut entry = entry.map_err(|e| names.io(e))?;
             if let Some(le) = to_layer_entry(&mut entry, target).map_err(|e| names.io(e))? {
@@ -533,9 +535,9 @@ fn stream_entries(
 enum Job {
     /// Bytes of stream 0 (stored) or 1 (expanded), to hash.
     Hash(usize, Vec<u8>),
-    /// The first `used` bytes are to be appended to the spill file (the buffer keeps its length,
-    /// so that it is reused without being zeroed again).
-    Spill(Vec<u8>, usize),
+    /// The first `used` bytes are to be written at an offset of the spill file (the buffer keeps
+    /// its length, so that it is reused without being zeroed again).
+    Spill(u64, Vec<u8>, usize),
 }
 
 /// Buffers the I/O thread hands back.
@@ -595,9 +597,9 @@ impl Sink<'_> {
                         }
                         Some(buf)
                     }
-                    Job::Spill(buf, used) => {
+                    Job::Spill(at, buf, used) => {
                         if inline.error.is_none() {
-                            if let Err(e) = spill.append_bytes(&buf[..used.min(buf.len())]) {
+                            if let Err(e) = spill.write_at(at, &buf[..used.min(buf.len())]) {
                                 inline.error = Some(e);
                             }
                         }
@@ -605,6 +607,17 @@ impl Sink<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Hands a spill job to the thread if it has room for it; gives the job back otherwise (the
+    /// caller then writes it itself: the ranges are positional, so order does not matter).
+    fn offer(&self, job: Job) -> Result<(), Job> {
+        match self {
+            Sink::Thread { tx, .. } => tx.try_send(job).map_err(|e| match e {
+                mpsc::TrySendError::Full(j) | mpsc::TrySendError::Disconnected(j) => j,
+            }),
+            Sink::Inline { .. } => Err(job),
         }
     }
 
@@ -643,9 +656,9 @@ fn io_worker(
                 chunk.clear();
                 pool_put(&pool.hash, chunk);
             }
-            Job::Spill(buf, used) => {
+            Job::Spill(at, buf, used) => {
                 if error.is_none() {
-                    if let Err(e) = spill.append_bytes(&buf[..used.min(buf.len())]) {
+                    if let Err(e) = spill.write_at(at, &buf[..used.min(buf.len())]) {
                         error = Some(e);
                     }
                 }
@@ -719,29 +732,36 @@ impl<R: Read> Read for Tee<'_, '_, R> {
     }
 }
 
-/// Appends retained contents to the spill file through the I/O thread, in big chunks. Offsets
-/// are known here: the thread appends in the order it is given.
+/// Appends retained contents to the spill file in big chunks, written by the I/O thread when it
+/// has room for them and here when it is behind (the work is shared when decompressing is fast,
+/// as zstd is). Offsets are known here before anything is written.
 struct SpillWriter<'p> {
     sink: Sink<'p>,
+    spill: &'p SpillFile,
     buf: Vec<u8>,
     used: usize,
-    next: u64,
+    /// The spill offset of `buf[0]`.
+    buf_start: u64,
+    error: Option<io::Error>,
 }
 
 impl<'p> SpillWriter<'p> {
-    fn new(sink: Sink<'p>, start: u64) -> Self {
+    fn new(sink: Sink<'p>, spill: &'p SpillFile) -> Self {
         SpillWriter {
             sink,
+            spill,
             buf: Vec::new(),
             used: 0,
-            next: start,
+            buf_start: spill.len(),
+            error: None,
         }
     }
 
     /// Appends `head` and everything `rest` yields; returns the offset and the length appended.
     fn append(&mut self, head: &[u8], rest: &mut dyn Read) -> io::Result<(u64, u64)> {
-        let start = self.next;
+        let start = self.buf_start + self.used as u64;
         let mut head = head;
+        let mut total = 0u64;
         loop {
             if self.used == self.buf.len() {
                 self.flush();
@@ -763,20 +783,28 @@ impl<'p> SpillWriter<'p> {
                 n
             };
             self.used += n;
-            self.next += n as u64;
+            total += n as u64;
         }
-        Ok((start, self.next - start))
+        Ok((start, total))
     }
 
-    /// Hands over what is pending.
+    /// Hands over (or writes) what is pending.
     fn flush(&mut self) {
         if self.used == 0 {
             return;
         }
         let buf = std::mem::take(&mut self.buf);
         let used = std::mem::replace(&mut self.used, 0);
-        if let Some(back) = self.sink.submit(Job::Spill(buf, used)) {
-            self.buf = back;
+        let at = self.buf_start;
+        self.buf_start += used as u64;
+        self.spill.grow_to(self.buf_start);
+        if let Err(Job::Spill(at, buf, used)) = self.sink.offer(Job::Spill(at, buf, used)) {
+            if self.error.is_none() {
+                if let Err(e) = self.spill.write_at(at, &buf[..used]) {
+                    self.error = Some(e);
+                }
+            }
+            self.buf = buf;
         }
     }
 }

@@ -13,6 +13,7 @@ mod config;
 mod layer;
 mod oci;
 mod rootfs;
+mod targuard;
 mod tarindex;
 
 use std::fmt;
