@@ -1032,4 +1032,20 @@ fn things_that_are_not_images_are_one_line_errors() {
     fs::write(dir.join("index.json"), &index).unwrap();
     let out = run(t.path(), &["ls", &format!("oci:{}", dir.display())]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
+
+    // A layer blob that is a FIFO (opening it must not wait for a writer) or a device.
+    let d = oci_dir(&dir, &[(&layer, TAR)], &[]);
+    let blob = dir
+        .join("blobs/sha256")
+        .join(d[0].trim_start_matches("sha256:"));
+    fs::remove_file(&blob).unwrap();
+    let mkfifo = Command::new("mkfifo").arg(&blob).status();
+    if mkfifo.is_ok_and(|s| s.success()) {
+        let out = run(t.path(), &["ls", &format!("oci:{}", dir.display())]);
+        assert_error(&out, &[&d[0], "not a regular file"]);
+        fs::remove_file(&blob).unwrap();
+    }
+    std::os::unix::fs::symlink("/dev/zero", &blob).unwrap();
+    let out = run(t.path(), &["ls", &format!("oci:{}", dir.display())]);
+    assert_error(&out, &[&d[0], "not a regular file"]);
 }

@@ -351,29 +351,27 @@ impl BlobStore {
             BlobStore::Archive { index, .. } => index.read_small(name, MAX_DOCUMENT),
             BlobStore::Dir { root, location } => {
                 let p = root.join(name);
-                let meta = std::fs::metadata(&p).map_err(|e| SourceError::MissingBlob {
-                    name: name.into(),
-                    location: location.clone(),
-                    why: if e.kind() == std::io::ErrorKind::NotFound {
-                        "the layout does not hold it".into()
-                    } else {
-                        format!("cannot read {}: {e}", p.display())
-                    },
+                let blob = open_in_layout(&p, name, location, "the layout does not hold it")?;
+                let len = blob.len().map_err(|source| SourceError::Open {
+                    path: p.display().to_string(),
+                    source,
                 })?;
-                if meta.len() > MAX_DOCUMENT {
+                if len > MAX_DOCUMENT {
                     return Err(SourceError::Malformed {
                         what: name.into(),
                         location: location.clone(),
                         why: format!(
-                            "{} bytes, more than the {MAX_DOCUMENT} accepted for a document",
-                            meta.len()
+                            "{len} bytes, more than the {MAX_DOCUMENT} accepted for a document"
                         ),
                     });
                 }
-                std::fs::read(&p).map_err(|source| SourceError::Open {
-                    path: p.display().to_string(),
-                    source,
-                })
+                let mut buf = vec![0u8; len as usize];
+                blob.read_exact_at(&mut buf, 0)
+                    .map_err(|source| SourceError::Open {
+                        path: p.display().to_string(),
+                        source,
+                    })?;
+                Ok(buf)
             }
         }
     }
@@ -431,15 +429,12 @@ impl BlobStore {
             }
             BlobStore::Dir { root, location } => {
                 let p = root.join(&name);
-                let blob = HostFileBlob::open(&p).map_err(|e| SourceError::MissingBlob {
-                    name: digest.clone(),
-                    location: location.clone(),
-                    why: if e.kind() == std::io::ErrorKind::NotFound {
-                        format!("the manifest names it as a layer but the layout holds no {name}")
-                    } else {
-                        format!("cannot read {}: {e}", p.display())
-                    },
-                })?;
+                let blob = open_in_layout(
+                    &p,
+                    &digest,
+                    location,
+                    &format!("the manifest names it as a layer but the layout holds no {name}"),
+                )?;
                 let size = blob.len().map_err(|source| SourceError::Open {
                     path: p.display().to_string(),
                     source,
@@ -448,6 +443,31 @@ impl BlobStore {
             }
         }
     }
+}
+
+/// Opens a file of an OCI layout directory: missing is a missing blob; a FIFO, a device or a
+/// directory is a bad one.
+fn open_in_layout(
+    p: &Path,
+    name: &str,
+    location: &str,
+    missing: &str,
+) -> Result<HostFileBlob, SourceError> {
+    HostFileBlob::open(p).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            SourceError::MissingBlob {
+                name: name.into(),
+                location: location.into(),
+                why: missing.into(),
+            }
+        } else {
+            SourceError::Malformed {
+                what: format!("blob {name}"),
+                location: location.into(),
+                why: format!("{}: {e}", p.display()),
+            }
+        }
+    })
 }
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
