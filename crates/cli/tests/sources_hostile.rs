@@ -1011,11 +1011,18 @@ fn things_that_are_not_images_are_one_line_errors() {
     let layer = write(&t.path().join("l.tar"), &layer_tar(&[E::File("a", b"a")]));
     oci_dir(&dir, &[(&layer, TAR)], &[]);
     let index = fs::read(dir.join("index.json")).unwrap();
-    fs::write(
-        dir.join("index.json"),
-        b"{\"schemaVersion\":2,\"manifests\":[{}]}",
-    )
-    .unwrap();
+    let index_path = dir.join("index.json");
+    fs::remove_file(&index_path).unwrap();
+    if Command::new("mkfifo")
+        .arg(&index_path)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let out = run(t.path(), &["ls", &format!("oci:{}", dir.display())]);
+        assert_error(&out, &["index.json", "not a regular file"]);
+        fs::remove_file(&index_path).unwrap();
+    }
+    fs::write(&index_path, b"{\"schemaVersion\":2,\"manifests\":[{}]}").unwrap();
     let out = run(t.path(), &["ls", &format!("oci:{}", dir.display())]);
     assert_error(&out, &["index"]);
     let self_digest = format!("sha256:{}", "0".repeat(64));
