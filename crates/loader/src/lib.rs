@@ -144,6 +144,8 @@ impl LoadedProgram {
         let mut lines = Vec::new();
         match self.flavor {
             Flavor::Static => lines.push("\tstatically linked".to_string()),
+            // ld.so gives up before it prints anything.
+            Flavor::Glibc if self.fatal.is_some() => {}
             Flavor::Glibc => {
                 for t in &self.trace {
                     match t {
@@ -189,7 +191,10 @@ impl LoadedProgram {
             }
         }
         if let Some(f) = &self.fatal {
-            lines.push(format!("error: {f}"));
+            lines.push(format!(
+                "{}: error while loading shared libraries: {f}",
+                self.objects[0].path
+            ));
         }
         lines
     }

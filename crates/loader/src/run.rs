@@ -571,7 +571,8 @@ impl<'l, 'a> Run<'l, 'a> {
         match &fs.node(r.node).kind {
             NodeKind::File { .. } => {}
             NodeKind::Dir { .. } => {
-                return Open::Bad(format!("{path}: cannot read file data: Is a directory"))
+                // ld.so's own strerror knows no messages: "Error 21" is EISDIR.
+                return Open::Bad(format!("{path}: cannot read file data: Error 21"));
             }
             _ => return Open::Bad(format!("{path}: cannot read file data")),
         }

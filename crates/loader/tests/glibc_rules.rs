@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::{check, have_gcc, have_oracle, Obj, Tree};
+use support::{check, check_error, have_gcc, have_oracle, Obj, Tree};
 
 const LIBC: &str = "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6";
 const RTLD: &str = "/lib64/ld-linux-x86-64.so.2";
@@ -412,6 +412,7 @@ fn a_file_that_is_not_elf_stops_the_load() {
         Obj::new().needs(&["libt.so"]).rpath("/r6:/r7"),
     );
     check(&t, "/usr/bin/p", &["ERROR"], oracle);
+    check_error(&t, "/usr/bin/p", oracle);
 }
 
 #[test]
@@ -669,10 +670,12 @@ fn unloadable_candidates_stop_the_load() {
         Obj::new().needs(&["libdir.so"]).rpath("/r1:/r2"),
     );
     check(&t, "/usr/bin/dir", &["ERROR"], oracle);
+    check_error(&t, "/usr/bin/dir", oracle);
     // An executable as a dependency.
     t.prog("/usr/bin/exe", Obj::new());
     t.prog("/usr/bin/needsexe", Obj::new().needs(&["/usr/bin/exe"]));
     check(&t, "/usr/bin/needsexe", &["ERROR"], oracle);
+    check_error(&t, "/usr/bin/needsexe", oracle);
     // A symlink loop in one search list ends that list; the default path still works.
     t.symlink("/r3/libloop.so", "libloop.so");
     t.lib("/r4/libloop.so", Obj::new().soname("libloop.so"));

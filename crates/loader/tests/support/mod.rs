@@ -622,6 +622,23 @@ pub fn retag_needed(bytes: &mut [u8], name: &str, tag: u64) -> bool {
     false
 }
 
+/// For a program the loader gives up on: the model's error line and, when the real loader can
+/// run, its stderr line must be the same.
+pub fn check_error(tree: &Tree, prog: &str, oracle: bool) {
+    let model = tree.model(prog).ldd_lines();
+    assert_eq!(model.len(), 1, "{model:?}");
+    assert!(model[0].contains(": error while loading shared libraries: "));
+    if oracle {
+        let (_, _, err) = tree.run_real(prog, &[("LD_TRACE_LOADED_OBJECTS", "1")]);
+        let line = err
+            .lines()
+            .find(|l| l.contains("error while loading shared libraries"))
+            .unwrap_or("")
+            .to_string();
+        assert_eq!(model[0], line, "tree {}", tree.root.display());
+    }
+}
+
 /// Compares the model with the expected lines, and the real loader with them when it can run.
 pub fn check(tree: &Tree, prog: &str, expected: &[&str], oracle: bool) {
     let model = tree.model_ldd(prog);
