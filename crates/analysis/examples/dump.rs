@@ -17,6 +17,32 @@ fn main() {
         s.data_addr_taken.len(),
         s.exports.len()
     );
+    if let Ok(w) = std::env::var("DG_WHO") {
+        let a = u64::from_str_radix(&w, 16).expect("hex");
+        let idx = s.function_at(a).expect("in a function");
+        println!(
+            "function {} data_taken={} exported={:?} init={}",
+            s.function_name(idx),
+            s.data_addr_taken.contains(&idx),
+            s.exports.iter().filter(|e| e.1 == idx).collect::<Vec<_>>(),
+            s.init_fini.contains(&idx)
+        );
+        for (j, f) in s.functions.iter().enumerate() {
+            if f.addr_taken.contains(&idx) {
+                println!("  address taken in {}", s.function_name(j as u32));
+            }
+            for c in &f.calls {
+                if c.target == dockergate_analysis::CallTarget::Local(idx) {
+                    println!(
+                        "  called from {} at {:x}",
+                        s.function_name(j as u32),
+                        c.addr
+                    );
+                }
+            }
+        }
+        return;
+    }
     for (i, f) in s.functions.iter().enumerate() {
         let name = s.function_name(i as u32);
         if args.len() > 2 && !name.contains(&args[2]) {
@@ -43,3 +69,6 @@ fn main() {
         }
     }
 }
+
+#[allow(dead_code)]
+fn _unused() {}

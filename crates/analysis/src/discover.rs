@@ -286,6 +286,8 @@ pub(crate) fn analyze_with<A: Arch>(
     let mut interior: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
     for _round in 0..MAX_ROUNDS {
         let plan = plan_functions(&starts, &ranges, arch, &insns);
+        let data_like = implausible_functions(arch, &plan, &starts, &insns);
+        let from_code = |f: Option<usize>| f.is_none_or(|i| !data_like.contains(&plan[i].0));
         interior.clear();
         let mut new_starts: BTreeSet<u64> = BTreeSet::new();
         let classify = |target: u64,
@@ -309,6 +311,9 @@ pub(crate) fn analyze_with<A: Arch>(
         };
         for &(src, t, k) in &branches {
             let from = find_fn(&plan, src);
+            if !from_code(from) {
+                continue;
+            }
             match k {
                 BranchKind::Call => classify(t, None, &mut new_starts, &mut interior),
                 _ => {
@@ -321,6 +326,9 @@ pub(crate) fn analyze_with<A: Arch>(
         }
         for &(src, a) in &code_taken {
             let from = find_fn(&plan, src);
+            if !from_code(from) {
+                continue;
+            }
             classify(a, from, &mut new_starts, &mut interior);
         }
         for &a in &data_taken {
@@ -341,6 +349,7 @@ pub(crate) fn analyze_with<A: Arch>(
         }
     }
     let plan = plan_functions(&starts, &ranges, arch, &insns);
+    let data_like = implausible_functions(arch, &plan, &starts, &insns);
 
     // Functions that never return, so that data flow does not continue after calls to them.
     ctx.noreturn = noreturn_functions(arch, &ctx, &plan, &insns);
@@ -365,6 +374,11 @@ pub(crate) fn analyze_with<A: Arch>(
     let facts: Vec<_> = plans
         .iter()
         .map(|p| {
+            if data_like.contains(&p.entry) {
+                // Bytes in a code section that do not decode as plausible code (constant tables
+                // of hand-written assembly): nothing runs there.
+                return crate::arch::FunctionFacts::default();
+            }
             let t0 = std::time::Instant::now();
             let _g = SlowGuard(t0, p.entry, p.end);
             let lo = insns.partition_point(|i| arch.insn_addr(i) < p.entry);
@@ -440,10 +454,11 @@ pub(crate) fn analyze_with<A: Arch>(
             calls,
             addr_taken,
             symbols_taken: f.symbols_taken,
-            falls_through: f.falls_through && s.extent_end.is_none(),
+            falls_through: f.falls_through,
         });
     }
     stats.functions = functions.len() as u64;
+    stats.data_in_code = data_like.len() as u64;
     // PLT stubs are named after the symbol they jump to.
     for f in functions
         .iter_mut()
@@ -693,4 +708,38 @@ fn noreturn_functions<A: Arch>(
         }
     }
     noreturn
+}
+
+/// Functions found only by a reference (no symbol, FDE or other trusted origin) whose first
+/// straight-line instructions are not plausible code: data tables inside code sections.
+fn implausible_functions<A: Arch>(
+    arch: &A,
+    plan: &[(u64, Option<u64>, u64)],
+    starts: &BTreeMap<u64, Start>,
+    insns: &[A::Insn],
+) -> HashSet<u64> {
+    let mut out = HashSet::new();
+    for (entry, _, end) in plan {
+        let trusted = starts.get(entry).is_some_and(|s| {
+            matches!(
+                s.origin,
+                FnOrigin::Symbol
+                    | FnOrigin::EhFrame
+                    | FnOrigin::GoPclntab
+                    | FnOrigin::Plt
+                    | FnOrigin::Entry
+                    | FnOrigin::InitFini
+            )
+        });
+        if trusted {
+            continue;
+        }
+        let lo = insns.partition_point(|i| arch.insn_addr(i) < *entry);
+        let hi = insns.partition_point(|i| arch.insn_addr(i) < *end);
+        let aligned = lo < insns.len() && arch.insn_addr(&insns[lo]) == *entry;
+        if !aligned || !arch.plausible_code(&insns[lo..hi.max(lo)]) {
+            out.insert(*entry);
+        }
+    }
+    out
 }

@@ -137,6 +137,8 @@ pub struct AnalysisStats {
     pub instructions: u64,
     pub functions: u64,
     pub syscall_sites: u64,
+    /// Referenced code-section ranges that do not decode as code (tables), left unanalysed.
+    pub data_in_code: u64,
 }
 
 /// Everything the analysis learns from one object.

@@ -58,9 +58,6 @@ enum Reason {
         site: u64,
         taken_by: Option<FnId>,
     },
-    FallThrough {
-        from: FnId,
-    },
 }
 
 /// One step of a witness chain.
@@ -87,6 +84,8 @@ pub struct Witness {
 /// A reachable syscall site whose number could not be determined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UnresolvedSite {
+    /// The program or plugin in which the site is reachable (the first one, in path order).
+    pub program: String,
     pub object: String,
     pub function: String,
     pub address: String,
@@ -313,17 +312,7 @@ impl<'a> ProgramGraph<'a> {
                     self.make_live(t, Some(f));
                 }
             }
-            if func.falls_through
-                && (f.func as usize + 1) < summaries[f.obj as usize].functions.len()
-            {
-                self.reach(
-                    FnId {
-                        obj: f.obj,
-                        func: f.func + 1,
-                    },
-                    Reason::FallThrough { from: f },
-                );
-            }
+            // Falling off the end is recorded by the analysis as a tail call to the next address.
         }
     }
 
@@ -399,10 +388,6 @@ impl<'a> ProgramGraph<'a> {
                     };
                     (how, Some(from))
                 }
-                Some(Reason::FallThrough { from }) => (
-                    "falls through from the previous function".to_string(),
-                    Some(from),
-                ),
                 None => ("?".to_string(), None),
             };
             out.push(self.step(c, via));
@@ -455,6 +440,16 @@ impl<'a> ProgramGraph<'a> {
         }
         if self.live[self.gid(f)] && self.indirect_from.is_some() {
             r.unknown = true;
+        }
+        if std::env::var_os("DG_DEBUG_PARAM").is_some() {
+            eprintln!(
+                "param {:?} {:?}: unknown_entry={} live={} incoming={:?}",
+                f,
+                loc,
+                self.unknown_entry[self.gid(f)],
+                self.live[self.gid(f)],
+                self.incoming.get(&f)
+            );
         }
         for &(caller, ci) in self.incoming.get(&f).map(|v| v.as_slice()).unwrap_or(&[]) {
             let call = &self.summary(caller.obj).functions[caller.func as usize].calls[ci];
@@ -545,6 +540,7 @@ impl<'a> ProgramGraph<'a> {
                     }
                     if unknown {
                         out.unresolved.push(UnresolvedSite {
+                            program: self.object_path(0).to_string(),
                             object: self.object_path(obj).to_string(),
                             function: self.summary(obj).function_name(f.func),
                             address: format!("{:#x}", site.addr),

@@ -110,6 +110,13 @@ pub fn analyze_image(
     source: &dyn SummarySource,
     opts: &Options,
 ) -> Result<ImageReport, PipelineError> {
+    let timing = std::env::var_os("DG_TIMING").is_some();
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| {
+        if timing {
+            eprintln!("[timing] {what}: {:?}", t0.elapsed());
+        }
+    };
     let loader = ImageLoader::new(fs, catalog, env, working_dir);
     let excluded: HashSet<NodeId> = opts
         .exclude
@@ -182,6 +189,7 @@ pub fn analyze_image(
         })
         .collect();
 
+    lap("programs loaded");
     // Every distinct object once.
     let mut objects: BTreeMap<NodeId, String> = BTreeMap::new();
     for u in &units {
@@ -202,6 +210,7 @@ pub fn analyze_image(
             (node, path, r)
         })
         .collect();
+    lap("objects analysed");
     let mut summaries: HashMap<NodeId, Arc<ObjectSummary>> = HashMap::new();
     for (node, path, r) in results {
         match r {
@@ -244,6 +253,7 @@ pub fn analyze_image(
         })
         .collect();
 
+    lap("reachability");
     // The union, with one witness per syscall (from the first program in path order).
     let mut profile = Profile::default();
     let mut evidence = Evidence::new(&opts.image_name, opts.runtime);

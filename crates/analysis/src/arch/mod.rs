@@ -197,6 +197,9 @@ pub trait Arch: Sync {
     fn decode(&self, code: &[u8], addr: u64, out: &mut Vec<Self::Insn>);
     fn insn_addr(&self, i: &Self::Insn) -> u64;
     fn insn_end(&self, i: &Self::Insn) -> u64;
+    /// Whether the straight-line start of a candidate function looks like code (no invalid or
+    /// privileged instructions before the first unconditional transfer).
+    fn plausible_code(&self, insns: &[Self::Insn]) -> bool;
     /// Alignment padding between functions (nops, traps, zero bytes).
     fn is_padding(&self, i: &Self::Insn) -> bool;
     /// Direct branches and code addresses an instruction holds.

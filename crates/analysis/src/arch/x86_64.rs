@@ -92,6 +92,70 @@ impl Arch for X86_64 {
         i.next_ip()
     }
 
+    fn plausible_code(&self, insns: &[Instruction]) -> bool {
+        use Mnemonic as M;
+        for i in insns.iter().take(64) {
+            if i.is_invalid() {
+                return false;
+            }
+            let bad = matches!(
+                i.mnemonic(),
+                M::In
+                    | M::Out
+                    | M::Insb
+                    | M::Insw
+                    | M::Insd
+                    | M::Outsb
+                    | M::Outsw
+                    | M::Outsd
+                    | M::Cli
+                    | M::Sti
+                    | M::Int1
+                    | M::Into
+                    | M::Iret
+                    | M::Iretd
+                    | M::Iretq
+                    | M::Hlt
+                    | M::Lgdt
+                    | M::Lidt
+                    | M::Lldt
+                    | M::Ltr
+                    | M::Rdmsr
+                    | M::Wrmsr
+                    | M::Sysexit
+                    | M::Sysexitq
+                    | M::Sysret
+                    | M::Sysretq
+                    | M::Retf
+                    | M::Clts
+                    | M::Invd
+                    | M::Wbinvd
+                    | M::Lmsw
+                    | M::Smsw
+                    | M::Arpl
+                    | M::Xlatb
+            ) || (i.mnemonic() == M::Int && !matches!(i.immediate8(), 3 | 0x80))
+                || matches!(i.op0_kind(), OpKind::FarBranch16 | OpKind::FarBranch32)
+                || (i.mnemonic() == M::Mov
+                    && (i.op0_register().is_cr()
+                        || i.op0_register().is_dr()
+                        || i.op1_register().is_cr()
+                        || i.op1_register().is_dr()));
+            if bad {
+                return false;
+            }
+            if matches!(
+                i.flow_control(),
+                FlowControl::Return
+                    | FlowControl::UnconditionalBranch
+                    | FlowControl::IndirectBranch
+            ) {
+                return true;
+            }
+        }
+        true
+    }
+
     fn is_padding(&self, i: &Instruction) -> bool {
         matches!(i.mnemonic(), Mnemonic::Nop | Mnemonic::Int3 | Mnemonic::Ud2)
             || (i.mnemonic() == Mnemonic::Xchg
@@ -444,9 +508,24 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
         // Final pass with the fixed point: record sites and calls once.
         self.recording = true;
+        let falls_off = self.facts.falls_through;
         for (b, input) in inputs.into_iter().enumerate() {
             let input = input.unwrap_or_else(|| State::unknown(NREGS));
-            self.run_block(b, input);
+            let out = self.run_block(b, input);
+            if b + 1 == nb && falls_off {
+                // Control runs off the end into whatever follows (hand-written assembly whose
+                // unwind info ends early, functions without known extent): a tail call to the
+                // next address, passing the state along.
+                if let Some(last) = self.insns.last() {
+                    let args = self.call_args(&out, true);
+                    self.facts.calls.push(RawCall {
+                        addr: last.ip(),
+                        target: RawTarget::Addr(last.next_ip()),
+                        tail: true,
+                        args,
+                    });
+                }
+            }
         }
         self.facts.addr_taken.sort_unstable();
         self.facts.addr_taken.dedup();
