@@ -4,7 +4,9 @@
 # For each image CORPUSDIR/NAME.docker.tar (default: every *.docker.tar there), prints the wall
 # time of `dockergate ls` next to the read floor (the time to only read and decompress its layers,
 # crates/source/examples/read_floor.rs) and their ratio; each the median of 3 runs after one
-# warm-up run (so the page cache is warm). Set FORMS="docker-archive oci-gzip oci-zstd" to also time
+# warm-up run (so the page cache is warm). The last two columns are the floor of a reader that
+# also verifies the digests (sha256 of the stored and expanded bytes, on one thread:
+# `read_floor --verify`) and the ratio of ls to it. Set FORMS="docker-archive oci-gzip oci-zstd" to also time
 # OCI layouts with compressed layers (made once with skopeo under $BENCH_DIR, default
 # /tmp/dockergate-bench). Not a test: numbers depend on the machine and on what else runs on it.
 set -u
@@ -55,17 +57,19 @@ ref_for() { # NAME FORM -> an image reference
   esac
 }
 
-printf '%-10s %-15s %10s %10s %7s\n' image form ls_s floor_s ratio
+printf '%-10s %-15s %8s %8s %7s %9s %7s\n' image form ls_s floor_s ratio verify_s ratio_v
 for name in "$@"; do
   for form in $forms; do
     ref=$(ref_for "$name" "$form") || continue
     ls_t=$(median3 "$dockergate" ls "$ref")
     fl_t=$(median3 "$floor" "$ref")
-    if [ "$ls_t" = fail ] || [ "$fl_t" = fail ]; then
-      printf '%-10s %-15s %10s %10s %7s\n' "$name" "$form" "$ls_t" "$fl_t" -
+    vf_t=$(median3 "$floor" --verify "$ref")
+    if [ "$ls_t" = fail ] || [ "$fl_t" = fail ] || [ "$vf_t" = fail ]; then
+      printf '%-10s %-15s %8s %8s %7s %9s %7s\n' "$name" "$form" "$ls_t" "$fl_t" - "$vf_t" -
       continue
     fi
     ratio=$(echo "if ($fl_t > 0) $ls_t / $fl_t else 0" | bc -l)
-    printf '%-10s %-15s %10.3f %10.3f %7.2f\n' "$name" "$form" "$ls_t" "$fl_t" "$ratio"
+    ratio_v=$(echo "if ($vf_t > 0) $ls_t / $vf_t else 0" | bc -l)
+    printf '%-10s %-15s %8.3f %8.3f %7.2f %9.3f %7.2f\n' "$name" "$form" "$ls_t" "$fl_t" "$ratio" "$vf_t" "$ratio_v"
   done
 done

@@ -71,6 +71,7 @@ pub(crate) fn read_oci_dir(
 pub(crate) fn read_layers_raw(
     reference: &ImageRef,
     opts: &ReadOptions,
+    verify: bool,
 ) -> Result<(u64, u64), SourceError> {
     let plan = match reference.transport {
         Transport::DockerArchive => docker_archive_plan(&reference.path)?,
@@ -90,6 +91,7 @@ pub(crate) fn read_layers_raw(
         Transport::Dir => return Ok((0, 0)),
     };
     let (mut stored, mut expanded) = (0, 0);
+    let mut buf = vec![0u8; 1 << 20];
     for l in &plan.layers {
         let err = |e: std::io::Error| SourceError::Layer {
             layer: l.name.clone(),
@@ -101,16 +103,52 @@ pub(crate) fn read_layers_raw(
         l.blob
             .read_exact_at(&mut head[..n], l.offset)
             .map_err(err)?;
-        let raw = l.blob.range(l.offset, l.size);
-        let mut decoded: Box<dyn Read> = match Compression::sniff(&head[..n]) {
-            Ok(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(raw)),
-            Ok(Compression::Zstd) => Box::new(zstd::stream::read::Decoder::new(raw).map_err(err)?),
-            _ => Box::new(raw),
+        let compression = Compression::sniff(&head[..n]).unwrap_or(Compression::None);
+        let mut stored_hash = Sha256::new();
+        let raw = HashIf {
+            inner: l.blob.range(l.offset, l.size),
+            hasher: (verify && compression != Compression::None).then_some(&mut stored_hash),
         };
-        expanded += std::io::copy(&mut decoded, &mut std::io::sink()).map_err(err)?;
+        let raw = std::io::BufReader::with_capacity(256 << 10, raw);
+        let mut decoded: Box<dyn Read> = match compression {
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(err)?)
+            }
+            Compression::None => Box::new(raw),
+        };
+        let mut expanded_hash = Sha256::new();
+        loop {
+            let k = decoded.read(&mut buf).map_err(err)?;
+            if k == 0 {
+                break;
+            }
+            if verify {
+                expanded_hash.update(&buf[..k]);
+            }
+            expanded += k as u64;
+        }
+        drop(decoded);
+        std::hint::black_box((stored_hash.finalize(), expanded_hash.finalize()));
         stored += l.size;
     }
     Ok((stored, expanded))
+}
+
+/// Hashes what passes through when given a hasher.
+struct HashIf<'h, R> {
+    inner: R,
+    hasher: Option<&'h mut Sha256>,
+}
+
+impl<R: Read> Read for HashIf<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 fn run_plan(
