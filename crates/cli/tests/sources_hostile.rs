@@ -944,6 +944,36 @@ fn huge_tar_extension_members_are_refused() {
 }
 
 #[test]
+fn a_rootfs_directory_with_fifos_and_escaping_links_is_read_inside() {
+    let t = tempdir();
+    let root = t.path().join("rootfs");
+    fs::create_dir_all(root.join("bin")).unwrap();
+    write(&root.join("bin/true"), &tiny_elf());
+    fs::hard_link(root.join("bin/true"), root.join("bin/true2")).unwrap();
+    let _ = Command::new("mkfifo").arg(root.join("bin/fifo")).status();
+    // An ELF on the host, outside the rootfs, that links point at.
+    write(&t.path().join("outside"), &tiny_elf());
+    let outside = t.path().join("outside").display().to_string();
+    std::os::unix::fs::symlink(&outside, root.join("bin/abs")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../../../../../../..".to_string() + &outside,
+        root.join("bin/rel"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+    let img = format!("dir:{}", root.display());
+    let out = run(t.path(), &["ls", &img]);
+    assert_eq!((out.code, out.stderr.as_str()), (Some(0), ""));
+    assert_eq!(ls_paths(&out), ["/bin/true", "/bin/true2"]);
+    for p in ["/bin/abs", "/bin/rel"] {
+        let out = run(t.path(), &["ldd", &img, p]);
+        assert_error(&out, &[p, "no such file"]);
+    }
+    let out = run(t.path(), &["ldd", &img, "/loop"]);
+    assert_error(&out, &["/loop", "symbolic links"]);
+}
+
+#[test]
 fn hostile_names_make_one_line_warnings() {
     let t = tempdir();
     let elf = tiny_elf();
