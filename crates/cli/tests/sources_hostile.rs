@@ -375,7 +375,7 @@ fn a_plain_fixture_image_reads_cleanly_in_every_form() {
     for (i, (mt, bytes)) in forms.iter().enumerate() {
         let blob = write(&t.path().join(format!("blob{i}")), bytes);
         let dir = t.path().join(format!("oci{i}"));
-        oci_dir(&dir, &[(&blob, mt)], &[diff.clone()]);
+        oci_dir(&dir, &[(&blob, mt)], std::slice::from_ref(&diff));
         let o = run(t.path(), &["ls", &format!("oci:{}:latest", dir.display())]);
         assert_eq!(
             (o.code, o.stderr.as_str(), &o.stdout),

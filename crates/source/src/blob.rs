@@ -41,6 +41,9 @@ impl HostFileBlob {
     pub fn len(&self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
+    pub fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
     /// Fills `buf` from `offset`.
     pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.file.read_exact_at(buf, offset)
@@ -141,7 +144,7 @@ impl Read for WindowReader {
                 match self
                     .blob
                     .file
-                    .read_at(&mut self.buf[got..want], at + got as u64)
+                    .read_at(&mut self.buf[got..want], at.saturating_add(got as u64))
                 {
                     Ok(0) => break,
                     Ok(n) => got += n,
@@ -216,8 +219,8 @@ impl SpillFile {
     }
 
     /// Appends `head` and then everything `rest` yields; returns the offset of the first byte and
-    /// the number of bytes appended. Not to be mixed with [`SpillFile::reserve`] from another
-    /// thread at the same time.
+    /// the number of bytes appended. Not to be mixed with positional writes from another thread
+    /// at the same time.
     pub fn append(&self, head: &[u8], rest: &mut dyn Read) -> io::Result<(u64, u64)> {
         let start = self.len();
         let mut at = start;
@@ -245,6 +248,9 @@ impl SpillFile {
 
     pub fn len(&self) -> u64 {
         self.len.load(Ordering::Relaxed)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
