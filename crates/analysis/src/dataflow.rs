@@ -182,19 +182,19 @@ const MAX_SLOTS: usize = 48;
 
 /// The abstract machine state at a program point.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct State {
-    pub regs: Vec<Val>,
+pub struct State<const N: usize> {
+    pub regs: [Val; N],
     /// Written slots, sorted by (base, off).
     pub slots: Vec<(Slot, Val)>,
     /// Some slot writes were not tracked: absent slots are unknown, not "as at entry".
     pub slots_lost: bool,
 }
 
-impl State {
+impl<const N: usize> State<N> {
     /// The state at a function's entry: every register holds what the caller passed, the stack
     /// pointer is the entry frame base.
-    pub fn entry(nregs: usize, sp_reg: usize) -> State {
-        let mut regs: Vec<Val> = (0..nregs).map(|r| Val::Param(Loc::Reg(r as u8))).collect();
+    pub fn entry(sp_reg: usize) -> Self {
+        let mut regs: [Val; N] = std::array::from_fn(|r| Val::Param(Loc::Reg(r as u8)));
         regs[sp_reg] = Val::Sp { base: 0, off: 0 };
         State {
             regs,
@@ -204,9 +204,9 @@ impl State {
     }
 
     /// A state about which nothing is known (a block reached from unknown places).
-    pub fn unknown(nregs: usize) -> State {
+    pub fn unknown() -> Self {
         State {
-            regs: vec![Val::Top; nregs],
+            regs: std::array::from_fn(|_| Val::Top),
             slots: Vec::new(),
             slots_lost: true,
         }
@@ -290,13 +290,8 @@ impl State {
     }
 
     /// Least upper bound of two states.
-    pub fn join(&self, other: &State, ret_addr_size: i64) -> State {
-        let regs = self
-            .regs
-            .iter()
-            .zip(&other.regs)
-            .map(|(a, b)| a.join(b))
-            .collect();
+    pub fn join(&self, other: &Self, ret_addr_size: i64) -> Self {
+        let regs: [Val; N] = std::array::from_fn(|i| self.regs[i].join(&other.regs[i]));
         let slots_lost = self.slots_lost || other.slots_lost;
         // Union of the written slots (both sorted), each joined with the other side's value.
         let mut slots: Vec<(Slot, Val)> =
@@ -352,7 +347,7 @@ impl State {
 
     /// Joins `other` into `self`, but every register or slot the join would change becomes
     /// unknown at once (widening: loops that count converge); true when `self` changed.
-    pub fn widen_in(&mut self, other: &State, ret_addr_size: i64) -> bool {
+    pub fn widen_in(&mut self, other: &Self, ret_addr_size: i64) -> bool {
         let j = self.join(other, ret_addr_size);
         if j == *self {
             return false;
@@ -373,7 +368,7 @@ impl State {
     }
 
     /// Joins `other` into `self`; true when `self` changed.
-    pub fn join_in(&mut self, other: &State, ret_addr_size: i64) -> bool {
+    pub fn join_in(&mut self, other: &Self, ret_addr_size: i64) -> bool {
         let j = self.join(other, ret_addr_size);
         if j != *self {
             *self = j;
@@ -416,7 +411,7 @@ mod tests {
 
     #[test]
     fn slots_read_back_and_fall_back_to_entry_values() {
-        let mut s = State::entry(16, 4);
+        let mut s: State<16> = State::entry(4);
         let slot = Slot {
             base: 0,
             off: 8,

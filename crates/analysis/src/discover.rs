@@ -108,6 +108,7 @@ pub(crate) fn analyze_with<A: Arch>(
     arch: &A,
     data: &[u8],
     elf: &ElfObject,
+    force_full: &HashSet<u64>,
 ) -> Result<ObjectSummary, AnalysisError> {
     let mut warnings: Vec<String> = Vec::new();
     let ranges = code_ranges(elf, data.len() as u64);
@@ -127,6 +128,13 @@ pub(crate) fn analyze_with<A: Arch>(
         absolute: elf.etype == 2,
     };
 
+    let phases = std::env::var_os("DG_PHASES").is_some();
+    let t0 = std::time::Instant::now();
+    let phase = |what: &str| {
+        if phases {
+            eprintln!("[phase] {what}: {:?}", t0.elapsed());
+        }
+    };
     // 1. Decode every code range linearly, once.
     let mut insns: Vec<A::Insn> = Vec::new();
     for &(s, e) in &ranges {
@@ -135,6 +143,7 @@ pub(crate) fn analyze_with<A: Arch>(
         }
     }
 
+    phase("decode");
     // 2. Starts we know of before looking at the code.
     let mut starts: BTreeMap<u64, Start> = BTreeMap::new();
     let add = |starts: &mut BTreeMap<u64, Start>,
@@ -257,6 +266,7 @@ pub(crate) fn analyze_with<A: Arch>(
         }
     }
 
+    phase("starts");
     // 3. What the code and the data reference.
     let mut branches: Vec<(u64, u64, BranchKind)> = Vec::new();
     let mut code_taken: Vec<(u64, u64)> = Vec::new(); // (instruction address, code address taken)
@@ -282,11 +292,14 @@ pub(crate) fn analyze_with<A: Arch>(
     data_symbols_taken.sort_unstable();
     data_symbols_taken.dedup();
 
+    phase("refs");
     // 4. Plan functions; add starts found from references until nothing changes.
     let mut interior: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
     for _round in 0..MAX_ROUNDS {
         let plan = plan_functions(&starts, &ranges, arch, &insns);
+        phase("  round plan");
         let data_like = implausible_functions(arch, &plan, &starts, &insns);
+        phase("  round implausible");
         let from_code = |f: Option<usize>| f.is_none_or(|i| !data_like.contains(&plan[i].0));
         interior.clear();
         let mut new_starts: BTreeSet<u64> = BTreeSet::new();
@@ -334,6 +347,7 @@ pub(crate) fn analyze_with<A: Arch>(
         for &a in &data_taken {
             classify(a, None, &mut new_starts, &mut interior);
         }
+        phase("  round classify");
         if new_starts.is_empty() {
             break;
         }
@@ -352,7 +366,9 @@ pub(crate) fn analyze_with<A: Arch>(
     let data_like = implausible_functions(arch, &plan, &starts, &insns);
 
     // Functions that never return, so that data flow does not continue after calls to them.
+    phase("plan");
     ctx.noreturn = noreturn_functions(arch, &ctx, &plan, &insns);
+    phase("noreturn");
 
     // 5. Data flow, per function.
     let plans: Vec<FnPlan> = plan
@@ -371,35 +387,6 @@ pub(crate) fn analyze_with<A: Arch>(
         code_bytes: ranges.iter().map(|(s, e)| e - s).sum(),
         ..Default::default()
     };
-    let facts: Vec<_> = plans
-        .iter()
-        .map(|p| {
-            if data_like.contains(&p.entry) {
-                // Bytes in a code section that do not decode as plausible code (constant tables
-                // of hand-written assembly): nothing runs there.
-                return crate::arch::FunctionFacts::default();
-            }
-            let t0 = std::time::Instant::now();
-            let _g = SlowGuard(t0, p.entry, p.end);
-            let lo = insns.partition_point(|i| arch.insn_addr(i) < p.entry);
-            if lo < insns.len() && arch.insn_addr(&insns[lo]) == p.entry {
-                let hi = insns.partition_point(|i| arch.insn_addr(i) < p.end);
-                if std::env::var_os("DG_SLOW").is_some() && hi - lo > 3000 {
-                    eprintln!("big function {:x}-{:x}: {} insns", p.entry, p.end, hi - lo);
-                }
-                arch.analyze_function(&ctx, &insns[lo..hi], p)
-            } else {
-                // The entry is not an instruction boundary of the linear sweep: decode it alone.
-                let mut own = Vec::new();
-                if let Some(bytes) = ctx.code_bytes(p.entry, p.end) {
-                    arch.decode(bytes, p.entry, &mut own);
-                }
-                arch.analyze_function(&ctx, &own, p)
-            }
-        })
-        .collect();
-
-    // 6. Number functions and turn addresses into indexes.
     let entries: Vec<u64> = plan.iter().map(|p| p.0).collect();
     let index_of = |addr: u64| -> Option<u32> {
         let i = entries.partition_point(|&e| e <= addr);
@@ -408,6 +395,101 @@ pub(crate) fn analyze_with<A: Arch>(
         }
         (addr < plan[i - 1].2).then_some((i - 1) as u32)
     };
+    let run_one = |p: &FnPlan, full: bool| -> crate::arch::FunctionFacts {
+        if data_like.contains(&p.entry) {
+            // Bytes in a code section that do not decode as plausible code (constant tables of
+            // hand-written assembly): nothing runs there.
+            return crate::arch::FunctionFacts::default();
+        }
+        let lo = insns.partition_point(|i| arch.insn_addr(i) < p.entry);
+        let own;
+        let slice: &[A::Insn] = if lo < insns.len() && arch.insn_addr(&insns[lo]) == p.entry {
+            let hi = insns.partition_point(|i| arch.insn_addr(i) < p.end);
+            &insns[lo..hi]
+        } else {
+            // The entry is not an instruction boundary of the linear sweep: decode it alone.
+            let mut v = Vec::new();
+            if let Some(bytes) = ctx.code_bytes(p.entry, p.end) {
+                arch.decode(bytes, p.entry, &mut v);
+            }
+            own = v;
+            &own
+        };
+        if full {
+            arch.analyze_function(&ctx, slice, p)
+        } else {
+            arch.skeleton_function(&ctx, slice, p)
+        }
+    };
+    // Every function is skimmed; data flow runs where a number or an argument is needed: in
+    // functions with syscall sites, and, transitively, in the local callers of functions whose
+    // syscall numbers come from their caller. Callers in other objects are completed on demand
+    // ([`crate::complete_functions`]).
+    let full_everywhere = std::env::var_os("DG_FULL_DATAFLOW").is_some();
+    let mut facts: Vec<crate::arch::FunctionFacts> =
+        plans.iter().map(|p| run_one(p, full_everywhere)).collect();
+    let mut is_full = vec![full_everywhere; plans.len()];
+    for (i, p) in plans.iter().enumerate() {
+        if !is_full[i] && force_full.contains(&p.entry) {
+            facts[i] = run_one(p, true);
+            is_full[i] = true;
+        }
+    }
+    let mut callers: Vec<Vec<usize>> = vec![Vec::new(); plans.len()];
+    for (i, f) in facts.iter().enumerate() {
+        for c in &f.calls {
+            if let RawTarget::Addr(a) = c.target {
+                if let Some(j) = index_of(a) {
+                    callers[j as usize].push(i);
+                }
+            }
+        }
+    }
+    for v in callers.iter_mut() {
+        v.sort_unstable();
+        v.dedup();
+    }
+    let mut consumer = vec![false; plans.len()];
+    let mut queue: Vec<usize> = Vec::new();
+    for i in 0..plans.len() {
+        if !facts[i].syscalls.is_empty() {
+            if !is_full[i] {
+                facts[i] = run_one(&plans[i], true);
+                is_full[i] = true;
+            }
+            if facts[i].syscalls.iter().any(|s| {
+                s.number
+                    .atoms
+                    .iter()
+                    .any(|a| matches!(a, crate::summary::Atom::Param(_)))
+            }) {
+                consumer[i] = true;
+                queue.push(i);
+            }
+        }
+    }
+    let passes_param_to_consumer = |f: &crate::arch::FunctionFacts, consumer: &[bool]| {
+        f.calls.iter().any(|c| {
+            matches!(c.target, RawTarget::Addr(a) if index_of(a).is_some_and(|j| consumer[j as usize]))
+                && c.args.iter().any(|(_, v)| v.atoms.iter().any(|a| matches!(a, crate::summary::Atom::Param(_))))
+        })
+    };
+    while let Some(c) = queue.pop() {
+        for &g in &callers[c] {
+            if !is_full[g] {
+                facts[g] = run_one(&plans[g], true);
+                is_full[g] = true;
+            }
+            if !consumer[g] && passes_param_to_consumer(&facts[g], &consumer) {
+                consumer[g] = true;
+                queue.push(g);
+            }
+        }
+    }
+    stats.full_dataflow = is_full.iter().filter(|f| **f).count() as u64;
+
+    phase("dataflow");
+    // 6. Number functions and turn addresses into indexes.
     let mut functions = Vec::with_capacity(plan.len());
     for ((p, f), (entry, _, end)) in plans.iter().zip(facts).zip(&plan) {
         let gap = Start {
@@ -442,6 +524,7 @@ pub(crate) fn analyze_with<A: Arch>(
                 },
                 tail: c.tail,
                 args: c.args,
+                args_known: c.args_known,
             })
             .collect();
         functions.push(Function {
@@ -646,20 +729,6 @@ fn find_fn(plan: &[(u64, Option<u64>, u64)], addr: u64) -> Option<usize> {
         return None;
     }
     (addr < plan[i - 1].2).then_some(i - 1)
-}
-
-struct SlowGuard(std::time::Instant, u64, u64);
-impl Drop for SlowGuard {
-    fn drop(&mut self) {
-        if std::env::var_os("DG_SLOW").is_some() && self.0.elapsed().as_millis() > 50 {
-            eprintln!(
-                "slow function {:x}-{:x}: {:?}",
-                self.1,
-                self.2,
-                self.0.elapsed()
-            );
-        }
-    }
 }
 
 /// Local functions that cannot return: no `ret`, and every tail jump goes to a function that

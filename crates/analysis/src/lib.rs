@@ -44,8 +44,43 @@ impl std::error::Error for AnalysisError {}
 
 /// Analyses one object's code.
 pub fn analyze_object(data: &[u8], elf: &ElfObject) -> Result<ObjectSummary, AnalysisError> {
+    analyze_with_full(data, elf, &Default::default())
+}
+
+/// Completes a summary: runs the data flow of the functions `funcs` (indexes into
+/// `summary.functions`) so that their call sites carry argument values. The result is the
+/// summary [`analyze_object`] would give if those functions had needed data flow from the start;
+/// functions already complete stay complete.
+pub fn complete_functions(
+    data: &[u8],
+    elf: &ElfObject,
+    summary: &ObjectSummary,
+    funcs: &[u32],
+) -> Result<ObjectSummary, AnalysisError> {
+    let mut force: std::collections::HashSet<u64> = summary
+        .functions
+        .iter()
+        .filter(|f| f.calls.iter().any(|c| c.args_known))
+        .map(|f| f.entry)
+        .collect();
+    force.extend(
+        funcs
+            .iter()
+            .filter_map(|&i| summary.functions.get(i as usize))
+            .map(|f| f.entry),
+    );
+    analyze_with_full(data, elf, &force)
+}
+
+fn analyze_with_full(
+    data: &[u8],
+    elf: &ElfObject,
+    force_full: &std::collections::HashSet<u64>,
+) -> Result<ObjectSummary, AnalysisError> {
     match (elf.machine, elf.class) {
-        (machine::X86_64, 64) => discover::analyze_with(&arch::x86_64::X86_64, data, elf),
+        (machine::X86_64, 64) => {
+            discover::analyze_with(&arch::x86_64::X86_64, data, elf, force_full)
+        }
         (m, c) => Err(AnalysisError::UnsupportedMachine(format!(
             "{} ({c}-bit)",
             machine::name(m)

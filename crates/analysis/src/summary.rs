@@ -75,6 +75,9 @@ pub struct CallSite {
     pub target: CallTarget,
     pub tail: bool,
     pub args: Vec<(Loc, ValueSet)>,
+    /// Whether data flow computed `args`. When false, the values passed are not known yet
+    /// (the function was only skimmed); [`crate::complete_functions`] computes them.
+    pub args_known: bool,
 }
 
 impl CallSite {
@@ -139,6 +142,8 @@ pub struct AnalysisStats {
     pub syscall_sites: u64,
     /// Referenced code-section ranges that do not decode as code (tables), left unanalysed.
     pub data_in_code: u64,
+    /// Functions whose data flow ran (the others were only skimmed).
+    pub full_dataflow: u64,
 }
 
 /// Everything the analysis learns from one object.

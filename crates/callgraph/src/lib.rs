@@ -104,6 +104,9 @@ pub struct ProgramSyscalls {
     pub reachable_functions: usize,
     pub total_functions: usize,
     pub makes_indirect_calls: bool,
+    /// Call sites whose argument values were needed but not computed (only skimmed): the
+    /// functions (object index in the program, function index) to complete and re-analyse.
+    pub args_needed: Vec<(u32, u32)>,
 }
 
 /// The analysis of one program.
@@ -123,6 +126,7 @@ pub struct ProgramGraph<'a> {
     taken_by: HashMap<FnId, FnId>,
     indirect_from: Option<(FnId, u64)>,
     queue: VecDeque<FnId>,
+    args_needed: std::cell::RefCell<BTreeSet<FnId>>,
 }
 
 impl<'a> ProgramGraph<'a> {
@@ -151,6 +155,7 @@ impl<'a> ProgramGraph<'a> {
             taken_by: HashMap::new(),
             indirect_from: None,
             queue: VecDeque::new(),
+            args_needed: Default::default(),
         };
         g.seed(kind);
         g.run();
@@ -453,6 +458,9 @@ impl<'a> ProgramGraph<'a> {
         }
         for &(caller, ci) in self.incoming.get(&f).map(|v| v.as_slice()).unwrap_or(&[]) {
             let call = &self.summary(caller.obj).functions[caller.func as usize].calls[ci];
+            if !call.args_known {
+                self.args_needed.borrow_mut().insert(caller);
+            }
             let v: ValueSet = call.arg(loc);
             if v.unknown {
                 r.unknown = true;
@@ -554,6 +562,12 @@ impl<'a> ProgramGraph<'a> {
                 }
             }
         }
+        out.args_needed = self
+            .args_needed
+            .borrow()
+            .iter()
+            .map(|f| (f.obj, f.func))
+            .collect();
         out
     }
 }

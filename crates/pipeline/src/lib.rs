@@ -12,7 +12,7 @@ mod evidence;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use dockergate_analysis::{analyze_object, AnalysisError, ObjectSummary};
+use dockergate_analysis::{analyze_object, complete_functions, AnalysisError, ObjectSummary};
 use dockergate_callgraph::{ProgramGraph, ProgramKind, ProgramSyscalls, UnresolvedSite, Witness};
 use dockergate_elf::ElfKind;
 use dockergate_fs::{ImageFs, NodeId};
@@ -32,6 +32,9 @@ pub enum UnresolvedPolicy {
     /// Write the profile without them (the user accepts the risk).
     Ignore,
 }
+
+/// Rounds of "complete the skimmed functions a program needs, analyse it again".
+const MAX_COMPLETION_ROUNDS: usize = 8;
 
 /// Options of [`analyze_image`].
 #[derive(Clone, Debug)]
@@ -233,24 +236,107 @@ pub fn analyze_image(
         });
     }
 
-    // Reachability per program, in parallel.
-    let analysed: Vec<(usize, ProgramSyscalls)> = units
-        .par_iter()
-        .enumerate()
-        .filter_map(|(i, u)| {
+    // Reachability per program, in parallel. A program whose syscall numbers depend on call
+    // sites that were only skimmed asks for those functions to be completed (data flow run);
+    // it is analysed again with the completed summaries, until nothing more is needed.
+    let analyse =
+        |i: usize, summaries: &HashMap<NodeId, Arc<ObjectSummary>>| -> Option<ProgramSyscalls> {
+            let u = &units[i];
             let sums: Option<Vec<Arc<ObjectSummary>>> = u
                 .loaded
                 .objects
                 .iter()
                 .map(|o| summaries.get(&o.node).cloned())
                 .collect();
-            let sums = sums?;
             let bindings = bind_symbols(&u.loaded);
-            Some((
-                i,
-                ProgramGraph::analyze(&u.loaded, &bindings, &sums, u.kind),
-            ))
-        })
+            Some(ProgramGraph::analyze(&u.loaded, &bindings, &sums?, u.kind))
+        };
+    let mut results: Vec<Option<ProgramSyscalls>> = (0..units.len())
+        .into_par_iter()
+        .map(|i| analyse(i, &summaries))
+        .collect();
+    for _round in 0..MAX_COMPLETION_ROUNDS {
+        let mut requests: BTreeMap<NodeId, BTreeSet<u32>> = BTreeMap::new();
+        let mut again: Vec<usize> = Vec::new();
+        for (i, r) in results.iter().enumerate() {
+            let Some(r) = r else { continue };
+            let mut asked = false;
+            for &(obj, func) in &r.args_needed {
+                let node = units[i].loaded.objects[obj as usize].node;
+                let done = summaries
+                    .get(&node)
+                    .and_then(|s| s.functions.get(func as usize))
+                    .is_none_or(|f| f.calls.iter().all(|c| c.args_known));
+                if !done {
+                    if timing && std::env::var_os("DG_REQUESTS").is_some() {
+                        let sm = &summaries[&node];
+                        eprintln!(
+                            "[request] {} asks {} {}",
+                            units[i].path,
+                            units[i].loaded.objects[obj as usize].path,
+                            sm.function_name(func)
+                        );
+                    }
+                    requests.entry(node).or_default().insert(func);
+                    asked = true;
+                }
+            }
+            if asked {
+                again.push(i);
+            }
+        }
+        if timing {
+            eprintln!(
+                "[timing] completion round: {} programs ask for {} functions in {} objects",
+                again.len(),
+                requests.values().map(|v| v.len()).sum::<usize>(),
+                requests.len()
+            );
+        }
+        if requests.is_empty() {
+            break;
+        }
+        let completed: Vec<(NodeId, Result<ObjectSummary, String>)> = requests
+            .into_par_iter()
+            .map(|(node, funcs)| {
+                let r = (|| {
+                    let elf = catalog
+                        .elf(node)
+                        .ok_or_else(|| "not a parsable ELF file".to_string())?;
+                    let path = catalog
+                        .entry(node)
+                        .map(|e| e.paths[0].clone())
+                        .unwrap_or_default();
+                    let bytes = fs.read(node, &path).map_err(|e| e.to_string())?;
+                    let funcs: Vec<u32> = funcs.into_iter().collect();
+                    complete_functions(&bytes, elf, &summaries[&node], &funcs)
+                        .map_err(|e| e.to_string())
+                })();
+                (node, r)
+            })
+            .collect();
+        for (node, r) in completed {
+            match r {
+                Ok(s) => {
+                    summaries.insert(node, Arc::new(s));
+                }
+                Err(why) => {
+                    warnings.push(format!("cannot complete the analysis of an object: {why}"))
+                }
+            }
+        }
+        let redone: Vec<(usize, Option<ProgramSyscalls>)> = again
+            .into_par_iter()
+            .map(|i| (i, analyse(i, &summaries)))
+            .collect();
+        for (i, r) in redone {
+            results[i] = r;
+        }
+    }
+    let analysed: Vec<(usize, ProgramSyscalls)> = results
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.map(|r| (i, r)))
         .collect();
 
     lap("reachability");

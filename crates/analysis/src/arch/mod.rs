@@ -40,6 +40,8 @@ pub struct RawCall {
     pub target: RawTarget,
     pub tail: bool,
     pub args: Vec<(Loc, ValueSet)>,
+    /// False when only the state-free pass ran: `args` is empty, not "all unknown".
+    pub args_known: bool,
 }
 
 /// What the data flow of one function finds.
@@ -207,6 +209,13 @@ pub trait Arch: Sync {
     /// How control leaves a function's instructions: whether it can return, and the targets
     /// of its tail jumps out of `[entry, end)` (`None` for an indirect one).
     fn exits(&self, ctx: &CodeContext<'_>, insns: &[Self::Insn], entry: u64, end: u64) -> FnExits;
+    /// The state-free pass over one function: everything but syscall numbers and call arguments.
+    fn skeleton_function(
+        &self,
+        ctx: &CodeContext<'_>,
+        insns: &[Self::Insn],
+        plan: &FnPlan,
+    ) -> FunctionFacts;
     /// Data flow over one function's instructions (in address order).
     fn analyze_function(
         &self,

@@ -29,6 +29,8 @@ use crate::dataflow::{Slot, State, Val};
 use crate::summary::{FnAbi, Loc, SyscallAbi, SyscallSite, ValueSet};
 
 pub struct X86_64;
+pub static GENERIC: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub static STEPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 const NREGS: usize = 16;
 const RAX: usize = 0;
@@ -77,6 +79,7 @@ impl Arch for X86_64 {
 
     fn decode(&self, code: &[u8], addr: u64, out: &mut Vec<Instruction>) {
         let mut d = Decoder::with_ip(64, code, addr, DecoderOptions::NONE);
+        out.reserve(code.len() / 4);
         let mut ins = Instruction::default();
         while d.can_decode() {
             d.decode_out(&mut ins);
@@ -219,6 +222,15 @@ impl Arch for X86_64 {
         e
     }
 
+    fn skeleton_function(
+        &self,
+        ctx: &CodeContext<'_>,
+        insns: &[Instruction],
+        plan: &FnPlan,
+    ) -> FunctionFacts {
+        Flow::new(ctx, insns, plan).skeleton()
+    }
+
     fn analyze_function(
         &self,
         ctx: &CodeContext<'_>,
@@ -289,7 +301,8 @@ struct Flow<'c, 'a> {
     succs: Vec<Vec<usize>>,
     /// Blocks entered from unknown places.
     unknown_entry: Vec<bool>,
-    info: InstructionInfoFactory,
+    /// Created on first use: most functions never need it.
+    info: Option<Box<InstructionInfoFactory>>,
     /// The frame base a stack-pointer change at the current instruction starts.
     cur_base: u32,
     facts: FunctionFacts,
@@ -307,7 +320,7 @@ impl<'c, 'a> Flow<'c, 'a> {
             preds: Vec::new(),
             succs: Vec::new(),
             unknown_entry: Vec::new(),
-            info: InstructionInfoFactory::new(),
+            info: None,
             cur_base: 1,
             facts: FunctionFacts::default(),
             recording: false,
@@ -448,11 +461,112 @@ impl<'c, 'a> Flow<'c, 'a> {
         self.leaders.get(b + 1).copied().unwrap_or(self.insns.len())
     }
 
-    fn run(mut self) -> FunctionFacts {
+    /// The state-free pass: calls and their targets, addresses taken and loaded, syscall sites
+    /// (numbers unknown), falling off the end. Enough for reachability; the data flow runs only
+    /// where numbers or argument values are needed.
+    fn skeleton(mut self) -> FunctionFacts {
         self.facts.instructions = self.insns.len() as u64;
-        if self.insns.is_empty() {
-            return self.facts;
+        self.recording = true;
+        self.compute_falls_through();
+        let unknown = State::<NREGS>::unknown();
+        for k in 0..self.insns.len() {
+            let ins = self.insns[k];
+            self.record_code_addrs(&ins);
+            if ins.mnemonic() != Mnemonic::Lea
+                && !matches!(
+                    ins.flow_control(),
+                    FlowControl::Call
+                        | FlowControl::IndirectCall
+                        | FlowControl::IndirectBranch
+                        | FlowControl::UnconditionalBranch
+                )
+            {
+                for n in 0..ins.op_count() {
+                    if ins.op_kind(n) == OpKind::Memory {
+                        if let MemAddr::Abs(a) = self.mem_addr(&unknown, &ins) {
+                            self.note_load(a);
+                        }
+                    }
+                }
+            }
+            match ins.flow_control() {
+                FlowControl::Call | FlowControl::IndirectCall => {
+                    let target = self.branch_target(&unknown, &ins);
+                    self.facts.calls.push(RawCall {
+                        addr: ins.ip(),
+                        target,
+                        tail: false,
+                        args: Vec::new(),
+                        args_known: false,
+                    });
+                }
+                FlowControl::UnconditionalBranch | FlowControl::IndirectBranch => {
+                    if is_near_branch(&ins) && self.in_range(ins.near_branch_target()) {
+                        continue;
+                    }
+                    let target = self.branch_target(&unknown, &ins);
+                    self.facts.calls.push(RawCall {
+                        addr: ins.ip(),
+                        target,
+                        tail: true,
+                        args: Vec::new(),
+                        args_known: false,
+                    });
+                }
+                FlowControl::ConditionalBranch
+                    if is_near_branch(&ins) && !self.in_range(ins.near_branch_target()) =>
+                {
+                    let target = RawTarget::Addr(ins.near_branch_target());
+                    self.facts.calls.push(RawCall {
+                        addr: ins.ip(),
+                        target,
+                        tail: true,
+                        args: Vec::new(),
+                        args_known: false,
+                    });
+                }
+                _ => {}
+            }
+            match ins.mnemonic() {
+                Mnemonic::Syscall => self.facts.syscalls.push(SyscallSite {
+                    addr: ins.ip(),
+                    abi: SyscallAbi::Native,
+                    number: ValueSet::unknown(),
+                }),
+                Mnemonic::Sysenter => self.facts.syscalls.push(SyscallSite {
+                    addr: ins.ip(),
+                    abi: SyscallAbi::I386,
+                    number: ValueSet::unknown(),
+                }),
+                Mnemonic::Int if ins.immediate8() == 0x80 => {
+                    self.facts.syscalls.push(SyscallSite {
+                        addr: ins.ip(),
+                        abi: SyscallAbi::I386,
+                        number: ValueSet::unknown(),
+                    })
+                }
+                _ => {}
+            }
         }
+        if self.facts.falls_through {
+            if let Some(last) = self.insns.last() {
+                self.facts.calls.push(RawCall {
+                    addr: last.ip(),
+                    target: RawTarget::Addr(last.next_ip()),
+                    tail: true,
+                    args: Vec::new(),
+                    args_known: false,
+                });
+            }
+        }
+        self.facts.addr_taken.sort_unstable();
+        self.facts.addr_taken.dedup();
+        self.facts.symbols_taken.sort_unstable();
+        self.facts.symbols_taken.dedup();
+        self.facts
+    }
+
+    fn compute_falls_through(&mut self) {
         if let Some(last) = self.insns.last() {
             let terminated = matches!(
                 last.flow_control(),
@@ -468,17 +582,25 @@ impl<'c, 'a> Flow<'c, 'a> {
                 self.facts.falls_through = true;
             }
         }
+    }
+
+    fn run(mut self) -> FunctionFacts {
+        self.facts.instructions = self.insns.len() as u64;
+        if self.insns.is_empty() {
+            return self.facts;
+        }
+        self.compute_falls_through();
         self.build_blocks();
         let nb = self.leaders.len();
         // Block inputs grow monotonically: each changed output is joined into its successors'
         // inputs. A block visited too often is widened to the unknown state.
-        let mut inputs: Vec<Option<State>> = vec![None; nb];
+        let mut inputs: Vec<Option<State<NREGS>>> = vec![None; nb];
         for (b, input) in inputs.iter_mut().enumerate() {
             if self.unknown_entry[b] {
-                *input = Some(State::unknown(NREGS));
+                *input = Some(State::unknown());
             }
         }
-        let entry_state = State::entry(NREGS, RSP);
+        let entry_state = State::entry(RSP);
         inputs[0] = Some(match inputs[0].take() {
             Some(u) => u.join(&entry_state, RET),
             None => entry_state,
@@ -510,7 +632,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         self.recording = true;
         let falls_off = self.facts.falls_through;
         for (b, input) in inputs.into_iter().enumerate() {
-            let input = input.unwrap_or_else(|| State::unknown(NREGS));
+            let input = input.unwrap_or_else(|| State::unknown());
             let out = self.run_block(b, input);
             if b + 1 == nb && falls_off {
                 // Control runs off the end into whatever follows (hand-written assembly whose
@@ -523,6 +645,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                         target: RawTarget::Addr(last.next_ip()),
                         tail: true,
                         args,
+                        args_known: true,
                     });
                 }
             }
@@ -534,7 +657,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         self.facts
     }
 
-    fn run_block(&mut self, b: usize, mut st: State) -> State {
+    fn run_block(&mut self, b: usize, mut st: State<NREGS>) -> State<NREGS> {
         let (start, end) = (self.leaders[b], self.block_end(b));
         let trace = self.recording
             && std::env::var("DG_TRACE")
@@ -575,7 +698,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
     }
 
-    fn read_reg(&self, st: &State, r: Register) -> Val {
+    fn read_reg(&self, st: &State<NREGS>, r: Register) -> Val {
         match gpr(r) {
             Some((i, 8)) => st.regs[i].clone(),
             Some((i, w)) if !is_high_byte(r) => st.regs[i].truncate(w),
@@ -583,7 +706,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
     }
 
-    fn write_reg(&self, st: &mut State, r: Register, v: Val) {
+    fn write_reg(&self, st: &mut State<NREGS>, r: Register, v: Val) {
         if let Some((i, w)) = gpr(r) {
             st.regs[i] = match w {
                 8 => v,
@@ -594,7 +717,7 @@ impl<'c, 'a> Flow<'c, 'a> {
     }
 
     /// Where a memory operand points.
-    fn mem_addr(&self, st: &State, ins: &Instruction) -> MemAddr {
+    fn mem_addr(&self, st: &State<NREGS>, ins: &Instruction) -> MemAddr {
         if matches!(ins.memory_segment(), Register::FS | Register::GS) {
             return MemAddr::Unknown;
         }
@@ -619,7 +742,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
     }
 
-    fn read_mem(&mut self, st: &State, ins: &Instruction, size: u32) -> Val {
+    fn read_mem(&mut self, st: &State<NREGS>, ins: &Instruction, size: u32) -> Val {
         match self.mem_addr(st, ins) {
             MemAddr::Stack(b, off) => st.read_slot(
                 Slot {
@@ -649,7 +772,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
     }
 
-    fn write_mem(&mut self, st: &mut State, ins: &Instruction, size: u32, v: Val) {
+    fn write_mem(&mut self, st: &mut State<NREGS>, ins: &Instruction, size: u32, v: Val) {
         match self.mem_addr(st, ins) {
             MemAddr::Stack(b, off) => st.write_slot(
                 Slot {
@@ -665,7 +788,7 @@ impl<'c, 'a> Flow<'c, 'a> {
     }
 
     /// The value of operand `n` (register, immediate or memory).
-    fn operand(&mut self, st: &State, ins: &Instruction, n: u32) -> Val {
+    fn operand(&mut self, st: &State<NREGS>, ins: &Instruction, n: u32) -> Val {
         match ins.op_kind(n) {
             OpKind::Register => self.read_reg(st, ins.op_register(n)),
             OpKind::Immediate8
@@ -683,15 +806,14 @@ impl<'c, 'a> Flow<'c, 'a> {
 
     fn record_code_addrs(&mut self, ins: &Instruction) {
         if self.recording {
-            let mut v = Vec::new();
-            collect_code_addrs(self.ctx, ins, &mut v);
-            self.facts.addr_taken.extend(v);
+            collect_code_addrs(self.ctx, ins, &mut self.facts.addr_taken);
         }
     }
 
     /// The transfer function of one instruction.
-    fn step(&mut self, st: &mut State, ins: &Instruction) {
+    fn step(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
         use Mnemonic as M;
+        STEPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.record_code_addrs(ins);
         let m = ins.mnemonic();
         match m {
@@ -905,6 +1027,10 @@ impl<'c, 'a> Flow<'c, 'a> {
             }
             _ => {
                 if ins.flow_control() == FlowControl::ConditionalBranch {
+                    // A conditional branch to another function is a conditional tail call.
+                    if is_near_branch(ins) && !self.in_range(ins.near_branch_target()) {
+                        self.on_jump(st, ins);
+                    }
                     return;
                 }
                 if ins.flow_control() == FlowControl::IndirectBranch {
@@ -916,7 +1042,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
     }
 
-    fn adjust_sp(&mut self, st: &mut State, delta: i64) {
+    fn adjust_sp(&mut self, st: &mut State<NREGS>, delta: i64) {
         st.regs[RSP] = match &st.regs[RSP] {
             Val::Sp { base, off } => Val::Sp {
                 base: *base,
@@ -926,7 +1052,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         };
     }
 
-    fn lea_value(&self, st: &State, ins: &Instruction) -> Val {
+    fn lea_value(&self, st: &State<NREGS>, ins: &Instruction) -> Val {
         if ins.is_ip_rel_memory_operand() {
             return Val::Const(ins.ip_rel_memory_address());
         }
@@ -960,7 +1086,7 @@ impl<'c, 'a> Flow<'c, 'a> {
     }
 
     /// Registers a callee may clobber, by convention.
-    fn clobber_after_call(&mut self, st: &mut State) {
+    fn clobber_after_call(&mut self, st: &mut State<NREGS>) {
         match self.plan.abi {
             FnAbi::SysV => {
                 for r in [RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11] {
@@ -980,7 +1106,7 @@ impl<'c, 'a> Flow<'c, 'a> {
     }
 
     /// The argument locations as the callee sees them at its entry.
-    fn call_args(&self, st: &State, tail: bool) -> Vec<(Loc, ValueSet)> {
+    fn call_args(&self, st: &State<NREGS>, tail: bool) -> Vec<(Loc, ValueSet)> {
         let mut args = Vec::new();
         for (r, v) in st.regs.iter().enumerate() {
             // Argument registers of System V and of Go's ABIInternal (and r10, the fourth
@@ -1016,7 +1142,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         args
     }
 
-    fn branch_target(&mut self, st: &State, ins: &Instruction) -> RawTarget {
+    fn branch_target(&mut self, st: &State<NREGS>, ins: &Instruction) -> RawTarget {
         if is_near_branch(ins) {
             return RawTarget::Addr(ins.near_branch_target());
         }
@@ -1038,7 +1164,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         RawTarget::Indirect
     }
 
-    fn on_call(&mut self, st: &mut State, ins: &Instruction) {
+    fn on_call(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
         let target = self.branch_target(st, ins);
         if self.recording {
             let args = self.call_args(st, false);
@@ -1047,12 +1173,13 @@ impl<'c, 'a> Flow<'c, 'a> {
                 target,
                 tail: false,
                 args,
+                args_known: true,
             });
         }
         self.clobber_after_call(st);
     }
 
-    fn on_jump(&mut self, st: &mut State, ins: &Instruction) {
+    fn on_jump(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
         if is_near_branch(ins) && self.in_range(ins.near_branch_target()) {
             return; // an ordinary branch inside the function
         }
@@ -1068,6 +1195,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                 target,
                 tail: true,
                 args,
+                args_known: true,
             });
         }
     }
@@ -1075,8 +1203,12 @@ impl<'c, 'a> Flow<'c, 'a> {
     /// Any other instruction: every general-purpose register it writes becomes unknown; a
     /// write to the stack pointer starts a new frame base; memory writes through the stack
     /// update or forget slots.
-    fn generic(&mut self, st: &mut State, ins: &Instruction) {
-        let info = self.info.info(ins);
+    fn generic(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
+        GENERIC.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let info = self
+            .info
+            .get_or_insert_with(|| Box::new(InstructionInfoFactory::new()))
+            .info(ins);
         let mut sp_written = false;
         let mut written: Vec<usize> = Vec::new();
         for u in info.used_registers() {
