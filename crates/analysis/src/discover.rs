@@ -429,8 +429,15 @@ pub(crate) fn analyze_with<A: Arch>(
     let mut facts: Vec<crate::arch::FunctionFacts> =
         plans.iter().map(|p| run_one(p, full_everywhere)).collect();
     let mut is_full = vec![full_everywhere; plans.len()];
+    // Completed on request, and PLT stubs (tiny; they pass their arguments through to
+    // another object, so whoever calls a syscall wrapper through them needs their values).
+    let is_plt = |p: &FnPlan| {
+        starts
+            .get(&p.entry)
+            .is_some_and(|s| s.origin == FnOrigin::Plt)
+    };
     for (i, p) in plans.iter().enumerate() {
-        if !is_full[i] && force_full.contains(&p.entry) {
+        if !is_full[i] && (force_full.contains(&p.entry) || is_plt(p)) {
             facts[i] = run_one(p, true);
             is_full[i] = true;
         }
@@ -451,18 +458,44 @@ pub(crate) fn analyze_with<A: Arch>(
     }
     let mut consumer = vec![false; plans.len()];
     let mut queue: Vec<usize> = Vec::new();
+    // A function completed on request is one whose argument values something needs: its
+    // local callers that pass their own parameters on are completed in the same run.
+    for (i, p) in plans.iter().enumerate() {
+        if force_full.contains(&p.entry) {
+            consumer[i] = true;
+            queue.push(i);
+        }
+    }
+    // Calls to imports named like the C libraries' syscall wrappers (`syscall`): their argument
+    // values are almost always needed, so they are computed now rather than on request. (Only a
+    // shortcut: any other import that turns out to forward a syscall number is completed on
+    // request by the pipeline.)
+    let calls_wrapper_import = |f: &crate::arch::FunctionFacts| {
+        f.calls.iter().any(|c| match c.target {
+            RawTarget::Symbol(s) => elf.dynsym.get(s as usize).is_some_and(|d| {
+                !d.defined && crate::SYSCALL_WRAPPER_NAMES.contains(&d.name.as_str())
+            }),
+            _ => false,
+        })
+    };
     for i in 0..plans.len() {
-        if !facts[i].syscalls.is_empty() {
+        if !facts[i].syscalls.is_empty() || calls_wrapper_import(&facts[i]) {
             if !is_full[i] {
                 facts[i] = run_one(&plans[i], true);
                 is_full[i] = true;
             }
-            if facts[i].syscalls.iter().any(|s| {
-                s.number
-                    .atoms
-                    .iter()
-                    .any(|a| matches!(a, crate::summary::Atom::Param(_)))
-            }) {
+            let forwards_param_to_wrapper = facts[i].calls.iter().any(|c| {
+                matches!(c.target, RawTarget::Symbol(s) if elf.dynsym.get(s as usize).is_some_and(|d| !d.defined && crate::SYSCALL_WRAPPER_NAMES.contains(&d.name.as_str())))
+                    && c.args.iter().any(|(_, v)| v.atoms.iter().any(|a| matches!(a, crate::summary::Atom::Param(_))))
+            });
+            if forwards_param_to_wrapper
+                || facts[i].syscalls.iter().any(|s| {
+                    s.number
+                        .atoms
+                        .iter()
+                        .any(|a| matches!(a, crate::summary::Atom::Param(_)))
+                })
+            {
                 consumer[i] = true;
                 queue.push(i);
             }

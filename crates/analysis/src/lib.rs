@@ -22,6 +22,11 @@ pub use summary::*;
 /// The version of the analysis: part of every cache key, bumped whenever results may change.
 pub const ANALYSIS_VERSION: u32 = 1;
 
+/// Imports whose callers get data flow up front: the C libraries' generic syscall wrappers
+/// (glibc's and musl's `syscall`). A performance hint only: the pipeline completes any other
+/// function whose argument values turn out to be needed.
+pub const SYSCALL_WRAPPER_NAMES: &[&str] = &["syscall"];
+
 /// Why an object could not be analysed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnalysisError {

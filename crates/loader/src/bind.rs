@@ -89,14 +89,50 @@ impl Bindings {
 }
 
 /// Symbols of one object by name (every non-local named symbol, in table order).
-fn name_index(elf: &ElfObject) -> HashMap<&str, Vec<usize>> {
-    let mut m: HashMap<&str, Vec<usize>> = HashMap::new();
+fn name_index(elf: &ElfObject) -> NameIndex {
+    let mut m: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, s) in elf.dynsym.iter().enumerate().skip(1) {
         if !s.name.is_empty() && s.visible {
-            m.entry(s.name.as_str()).or_default().push(i);
+            m.entry(s.name.clone()).or_default().push(i);
         }
     }
-    m
+    NameIndex {
+        by_name: m,
+        has_versym: elf.dynsym.iter().any(|s| s.version_index != 0),
+    }
+}
+
+/// The visible definitions of one object by name, and whether it has version information.
+pub struct NameIndex {
+    by_name: HashMap<String, Vec<usize>>,
+    has_versym: bool,
+}
+
+/// Name indexes of objects, built once and shared by every program that loads the object
+/// (an image's programs share libc and most libraries).
+#[derive(Default)]
+pub struct BindCache {
+    indexes:
+        std::sync::Mutex<HashMap<usize, std::sync::Arc<(std::sync::Arc<ElfObject>, NameIndex)>>>,
+}
+
+impl BindCache {
+    fn index(
+        &self,
+        elf: &std::sync::Arc<ElfObject>,
+    ) -> std::sync::Arc<(std::sync::Arc<ElfObject>, NameIndex)> {
+        let key = std::sync::Arc::as_ptr(elf) as usize;
+        if let Some(i) = self.indexes.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return i;
+        }
+        // The entry keeps the object alive, so its address cannot be reused by another one.
+        let built = std::sync::Arc::new((elf.clone(), name_index(elf)));
+        if let Ok(mut m) = self.indexes.lock() {
+            m.entry(key).or_insert_with(|| built.clone()).clone()
+        } else {
+            built
+        }
+    }
 }
 
 /// The kind of relocation a reference comes through (`type_class`).
@@ -175,14 +211,15 @@ fn lookup_in(
 
 /// Resolves every referenced symbol of every object of `prog`, as the loader would.
 pub fn bind_symbols(prog: &LoadedProgram) -> Bindings {
+    bind_symbols_cached(prog, &BindCache::default())
+}
+
+/// [`bind_symbols`] with name indexes shared across programs.
+pub fn bind_symbols_cached(prog: &LoadedProgram, cache: &BindCache) -> Bindings {
     let flavor = prog.flavor;
-    let indexes: Vec<HashMap<&str, Vec<usize>>> =
-        prog.objects.iter().map(|o| name_index(&o.elf)).collect();
-    let has_versym: Vec<bool> = prog
-        .objects
-        .iter()
-        .map(|o| o.elf.dynsym.iter().any(|s| s.version_index != 0))
-        .collect();
+    let indexes: Vec<std::sync::Arc<(std::sync::Arc<ElfObject>, NameIndex)>> =
+        prog.objects.iter().map(|o| cache.index(&o.elf)).collect();
+    let has_versym: Vec<bool> = indexes.iter().map(|i| i.1.has_versym).collect();
     let mut per_object = Vec::with_capacity(prog.objects.len());
     for (oi, o) in prog.objects.iter().enumerate() {
         let elf = &o.elf;
@@ -231,7 +268,7 @@ pub fn bind_symbols(prog: &LoadedProgram) -> Bindings {
                 .filter(|&di| !(class.copy && di == 0));
             let mut found = None;
             for di in scope {
-                let Some(cands) = indexes[di].get(r.name.as_str()) else {
+                let Some(cands) = indexes[di].1.by_name.get(r.name.as_str()) else {
                     continue;
                 };
                 let d_elf = &prog.objects[di].elf;

@@ -50,7 +50,7 @@ use std::sync::Arc;
 use dockergate_elf::{ElfKind, ElfObject};
 use dockergate_fs::{ImageFs, NodeId};
 
-pub use bind::{bind_symbols, Binding, Bindings, SymbolRef};
+pub use bind::{bind_symbols, bind_symbols_cached, BindCache, Binding, Bindings, SymbolRef};
 pub use catalog::{CatalogEntry, ElfCatalog, ScanWarning};
 pub use ldcache::{CacheEntry, LdSoCache};
 

@@ -16,7 +16,9 @@ use dockergate_analysis::{analyze_object, complete_functions, AnalysisError, Obj
 use dockergate_callgraph::{ProgramGraph, ProgramKind, ProgramSyscalls, UnresolvedSite, Witness};
 use dockergate_elf::ElfKind;
 use dockergate_fs::{ImageFs, NodeId};
-use dockergate_loader::{bind_symbols, ElfCatalog, ImageLoader, LoadedProgram};
+use dockergate_loader::{
+    bind_symbols_cached, BindCache, Bindings, ElfCatalog, ImageLoader, LoadedProgram,
+};
 use dockergate_profile::{AllowReason, Profile, Runtime, SyscallTable};
 use rayon::prelude::*;
 
@@ -239,6 +241,12 @@ pub fn analyze_image(
     // Reachability per program, in parallel. A program whose syscall numbers depend on call
     // sites that were only skimmed asks for those functions to be completed (data flow run);
     // it is analysed again with the completed summaries, until nothing more is needed.
+    let bind_cache = BindCache::default();
+    let bindings: Vec<Bindings> = units
+        .par_iter()
+        .map(|u| bind_symbols_cached(&u.loaded, &bind_cache))
+        .collect();
+    lap("bindings");
     let analyse =
         |i: usize, summaries: &HashMap<NodeId, Arc<ObjectSummary>>| -> Option<ProgramSyscalls> {
             let u = &units[i];
@@ -248,13 +256,18 @@ pub fn analyze_image(
                 .iter()
                 .map(|o| summaries.get(&o.node).cloned())
                 .collect();
-            let bindings = bind_symbols(&u.loaded);
-            Some(ProgramGraph::analyze(&u.loaded, &bindings, &sums?, u.kind))
+            Some(ProgramGraph::analyze(
+                &u.loaded,
+                &bindings[i],
+                &sums?,
+                u.kind,
+            ))
         };
     let mut results: Vec<Option<ProgramSyscalls>> = (0..units.len())
         .into_par_iter()
         .map(|i| analyse(i, &summaries))
         .collect();
+    lap("first reachability");
     for _round in 0..MAX_COMPLETION_ROUNDS {
         let mut requests: BTreeMap<NodeId, BTreeSet<u32>> = BTreeMap::new();
         let mut again: Vec<usize> = Vec::new();
