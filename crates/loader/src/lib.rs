@@ -143,7 +143,12 @@ impl LoadedProgram {
     pub fn ldd_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
         match self.flavor {
-            Flavor::Static => lines.push("\tstatically linked".to_string()),
+            // glibc's ldd: ld.so --verify refuses an ET_EXEC without PT_INTERP, and says a
+            // static PIE is statically linked.
+            Flavor::Static if self.objects[0].elf.kind == ElfKind::StaticPie => {
+                lines.push("\tstatically linked".to_string())
+            }
+            Flavor::Static => lines.push("\tnot a dynamic executable".to_string()),
             // ld.so gives up before it prints anything.
             Flavor::Glibc if self.fatal.is_some() => {}
             Flavor::Glibc => {

@@ -799,3 +799,28 @@ fn a_library_can_be_listed_like_a_program() {
         assert_eq!(real, model, "{err}");
     }
 }
+
+#[test]
+fn static_programs_are_reported_as_glibc_ldd_does() {
+    let Some(oracle) = setup() else { return };
+    let mut t = Tree::glibc("static");
+    t.prog("/usr/bin/st", Obj::new().args(&["-static"]));
+    t.prog("/usr/bin/stp", Obj::new().args(&["-static-pie"]));
+    assert_eq!(t.model_ldd("/usr/bin/st"), vec!["not a dynamic executable"]);
+    assert_eq!(t.model_ldd("/usr/bin/stp"), vec!["statically linked"]);
+    if oracle && std::path::Path::new("/usr/bin/ldd").exists() {
+        // The host's ldd script on the same files (they need nothing from the tree).
+        for (p, want) in [
+            ("/usr/bin/st", "not a dynamic executable"),
+            ("/usr/bin/stp", "statically linked"),
+        ] {
+            let out = std::process::Command::new("ldd")
+                .arg(t.host(p))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert_eq!(text.trim(), want, "{p}");
+        }
+    }
+}
