@@ -57,6 +57,8 @@ ref_for() { # NAME FORM -> an image reference
   esac
 }
 
+# Timings mean little on a busy machine: say how busy it was.
+echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 printf '%-10s %-15s %8s %8s %7s %9s %7s\n' image form ls_s floor_s ratio verify_s ratio_v
 for name in "$@"; do
   for form in $forms; do
@@ -73,3 +75,4 @@ for name in "$@"; do
     printf '%-10s %-15s %8.3f %8.3f %7.2f %9.3f %7.2f\n' "$name" "$form" "$ls_t" "$fl_t" "$ratio" "$vf_t" "$ratio_v"
   done
 done
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
