@@ -32,6 +32,30 @@ fn main() {
             s.exports.iter().filter(|e| e.1 == idx).collect::<Vec<_>>(),
             s.init_fini.contains(&idx)
         );
+        for (r, reg) in s.regions.iter().enumerate() {
+            if reg.functions.contains(&idx) {
+                println!(
+                    "  stored in region {r} [{:x}-{:x}) always_live={} ({} functions)",
+                    reg.start,
+                    reg.end,
+                    reg.always_live,
+                    reg.functions.len()
+                );
+                for (j, f) in s.functions.iter().enumerate() {
+                    if f.data_refs.contains(&(r as u32)) {
+                        println!("    region referenced by {}", s.function_name(j as u32));
+                    }
+                }
+                for (q, other) in s.regions.iter().enumerate() {
+                    if other.regions.contains(&(r as u32)) {
+                        println!(
+                            "    region pointed to by region {q} [{:x}-{:x})",
+                            other.start, other.end
+                        );
+                    }
+                }
+            }
+        }
         for (j, f) in s.functions.iter().enumerate() {
             if f.addr_taken.contains(&idx) {
                 println!("  address taken in {}", s.function_name(j as u32));

@@ -282,7 +282,17 @@ pub(crate) fn analyze_with<A: Arch>(
             code_taken.push((at, a));
         }
     }
-    let data_taken = data_code_pointers(&ctx);
+    let pointers = data_pointers(&ctx);
+    let data_taken: Vec<u64> = {
+        let mut v: Vec<u64> = pointers
+            .iter()
+            .map(|p| p.1)
+            .filter(|t| ctx.is_code(*t))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
     let mut data_symbols_taken: Vec<u32> = elf
         .relocs
         .iter()
@@ -523,6 +533,24 @@ pub(crate) fn analyze_with<A: Arch>(
 
     phase("dataflow");
     // 6. Number functions and turn addresses into indexes.
+    let all_data_refs: Vec<u64> = {
+        let mut v: Vec<u64> = facts
+            .iter()
+            .flat_map(|f| f.data_refs.iter().copied())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let regions = if elf.sections.is_empty() {
+        Vec::new()
+    } else {
+        data_regions(&ctx, &all_data_refs, &pointers, &index_of)
+    };
+    let region_of = |a: u64| -> Option<u32> {
+        let i = regions.partition_point(|r| r.start <= a);
+        (i > 0 && a < regions[i - 1].end).then(|| (i - 1) as u32)
+    };
     let mut functions = Vec::with_capacity(plan.len());
     for ((p, f), (entry, _, end)) in plans.iter().zip(facts).zip(&plan) {
         let gap = Start {
@@ -570,6 +598,12 @@ pub(crate) fn analyze_with<A: Arch>(
             calls,
             addr_taken,
             symbols_taken: f.symbols_taken,
+            data_refs: {
+                let mut v: Vec<u32> = f.data_refs.iter().filter_map(|&a| region_of(a)).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            },
             falls_through: f.falls_through,
         });
     }
@@ -586,7 +620,13 @@ pub(crate) fn analyze_with<A: Arch>(
             }
         }
     }
-    let mut data_addr_taken: Vec<u32> = data_taken.iter().filter_map(|&a| index_of(a)).collect();
+    // Code pointers outside every data region (objects without section headers) are live
+    // whenever the object is loaded; the others live with their region.
+    let mut data_addr_taken: Vec<u32> = pointers
+        .iter()
+        .filter(|(slot, t)| ctx.is_code(*t) && region_of(*slot).is_none())
+        .filter_map(|&(_, t)| index_of(t))
+        .collect();
     data_addr_taken.sort_unstable();
     data_addr_taken.dedup();
     let mut init_fini: Vec<u32> = init_fini_addrs
@@ -614,6 +654,7 @@ pub(crate) fn analyze_with<A: Arch>(
         init_fini,
         data_addr_taken,
         data_symbols_taken,
+        regions,
         exports,
         stats,
         warnings,
@@ -626,26 +667,25 @@ fn in_got(elf: &ElfObject, addr: u64) -> bool {
     })
 }
 
-/// Code addresses stored in data: relocations whose result is a code address, and, in
-/// position-dependent or static objects, pointer-sized words of data sections.
-fn data_code_pointers(ctx: &CodeContext<'_>) -> Vec<u64> {
+/// Pointers stored in data: `(slot, target)` for every relocation whose result is an address of
+/// this object, and, in position-dependent or static objects, every pointer-sized word of data
+/// that holds one. GOT slots are left out (code that loads or calls through them accounts for
+/// them).
+fn data_pointers(ctx: &CodeContext<'_>) -> Vec<(u64, u64)> {
     let elf = ctx.elf;
+    let in_image = |a: u64| {
+        elf.segments
+            .iter()
+            .any(|s| a >= s.vaddr && a - s.vaddr < s.memsz)
+    };
     let mut out = Vec::new();
     for r in &elf.relocs {
         if in_got(elf, r.offset) {
-            continue; // GOT slots are accounted for where code loads or calls through them
+            continue;
         }
         match r.kind {
-            RelocKind::Relative | RelocKind::IRelative => {
-                if ctx.is_code(r.addend as u64) {
-                    out.push(r.addend as u64);
-                }
-            }
-            RelocKind::Absolute if r.sym == 0 => {
-                if ctx.is_code(r.addend as u64) {
-                    out.push(r.addend as u64);
-                }
-            }
+            RelocKind::Relative | RelocKind::IRelative => out.push((r.offset, r.addend as u64)),
+            RelocKind::Absolute if r.sym == 0 => out.push((r.offset, r.addend as u64)),
             _ => {}
         }
     }
@@ -685,16 +725,116 @@ fn data_code_pointers(ctx: &CodeContext<'_>) -> Vec<u64> {
             let mut k = start;
             while k + 8 <= bytes.len() {
                 let w = u64::from_le_bytes(bytes[k..k + 8].try_into().expect("8 bytes"));
-                if ctx.is_code(w) {
-                    out.push(w);
+                if ctx.is_code(w) || (w != 0 && in_image(w)) {
+                    out.push((s.addr + k as u64, w));
                 }
                 k += 8;
             }
         }
     }
+    out.retain(|(_, t)| ctx.is_code(*t) || in_image(*t));
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Splits the object's data into regions at every address something refers to (code, data
+/// pointers, exported symbols, section starts): a table is reached through its start, so a
+/// region runs from one such label to the next. Returns the regions, sorted by start.
+fn data_regions(
+    ctx: &CodeContext<'_>,
+    code_data_refs: &[u64],
+    pointers: &[(u64, u64)],
+    index_of: &dyn Fn(u64) -> Option<u32>,
+) -> Vec<crate::summary::DataRegion> {
+    let elf = ctx.elf;
+    let sections: Vec<&dockergate_elf::Section> = elf
+        .sections
+        .iter()
+        .filter(|s| s.alloc && !s.executable && !s.tls && s.size > 0)
+        .collect();
+    let section_of = |a: u64| {
+        sections
+            .iter()
+            .find(|s| a >= s.addr && a < s.addr + s.size)
+            .map(|s| (s.addr, s.addr + s.size))
+    };
+    let mut labels: BTreeSet<u64> = BTreeSet::new();
+    for s in &sections {
+        labels.insert(s.addr);
+    }
+    for &a in code_data_refs {
+        if section_of(a).is_some() {
+            labels.insert(a);
+        }
+    }
+    for &(_, t) in pointers {
+        if !ctx.is_code(t) && section_of(t).is_some() {
+            labels.insert(t);
+        }
+    }
+    let mut exported: BTreeSet<u64> = BTreeSet::new();
+    for (_, s) in elf.exports() {
+        if !ctx.is_code(s.value) && section_of(s.value).is_some() {
+            labels.insert(s.value);
+            exported.insert(s.value);
+        }
+    }
+    let labels: Vec<u64> = labels.into_iter().collect();
+    let mut regions: Vec<crate::summary::DataRegion> = Vec::with_capacity(labels.len());
+    for (i, &l) in labels.iter().enumerate() {
+        let Some((_, sec_end)) = section_of(l) else {
+            continue;
+        };
+        let end = labels
+            .get(i + 1)
+            .copied()
+            .filter(|n| *n < sec_end)
+            .unwrap_or(sec_end);
+        let sec_name = sections
+            .iter()
+            .find(|s| l >= s.addr && l < s.addr + s.size)
+            .map(|s| s.name.as_str())
+            .unwrap_or("");
+        let always_live = exported.range(l..end).next().is_some()
+            || matches!(
+                sec_name,
+                ".init_array" | ".fini_array" | ".preinit_array" | ".ctors" | ".dtors"
+            );
+        let continues = end < sec_end;
+        regions.push(crate::summary::DataRegion {
+            start: l,
+            end,
+            functions: Vec::new(),
+            regions: Vec::new(),
+            always_live,
+            continues,
+        });
+    }
+    let starts: Vec<(u64, u64)> = regions.iter().map(|r| (r.start, r.end)).collect();
+    let region_of = |a: u64| -> Option<usize> {
+        let i = starts.partition_point(|r| r.0 <= a);
+        (i > 0 && a < starts[i - 1].1).then(|| i - 1)
+    };
+    for &(slot, t) in pointers {
+        let Some(r) = region_of(slot) else { continue };
+        if ctx.is_code(t) {
+            if let Some(f) = index_of(t) {
+                regions[r].functions.push(f);
+            }
+        } else if let Some(r2) = region_of(t) {
+            if r2 != r {
+                regions[r].regions.push(r2 as u32);
+            }
+        }
+    }
+    for r in regions.iter_mut() {
+        r.functions.sort_unstable();
+        r.functions.dedup();
+        r.regions.sort_unstable();
+        r.regions.dedup();
+    }
+    regions
 }
 
 /// Functions as (entry, known extent end, end), sorted: each known start runs to its extent or

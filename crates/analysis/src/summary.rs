@@ -129,8 +129,26 @@ pub struct Function {
     pub addr_taken: Vec<u32>,
     /// Dynamic symbols whose address this function's code loads (not to call them directly).
     pub symbols_taken: Vec<u32>,
+    /// Data regions (indexes into [`ObjectSummary::regions`]) this function's code refers to.
+    pub data_refs: Vec<u32>,
     /// Control may run off the end into the next function (no terminator, extent not known).
     pub falls_through: bool,
+}
+
+/// A stretch of the object's data between two addresses something refers to: the unit in which
+/// function pointers stored in data become live.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataRegion {
+    pub start: u64,
+    pub end: u64,
+    /// Functions whose address is stored in this region.
+    pub functions: Vec<u32>,
+    /// Other regions this region points to.
+    pub regions: Vec<u32>,
+    /// Live whenever the object is loaded (exported data other objects may reach, init arrays).
+    pub always_live: bool,
+    /// The next region follows it in the same section (it ends at a label, not a section end).
+    pub continues: bool,
 }
 
 /// Counters for reports and benchmarks.
@@ -155,8 +173,12 @@ pub struct ObjectSummary {
     pub entry: Option<u32>,
     /// `DT_PREINIT_ARRAY`, `DT_INIT`, `DT_INIT_ARRAY`, `DT_FINI_ARRAY`, `DT_FINI` functions.
     pub init_fini: Vec<u32>,
-    /// Functions whose address is stored in data (relocations, pointer-sized words).
+    /// Functions whose address is stored in data outside every region: live whenever loaded.
     pub data_addr_taken: Vec<u32>,
+    /// The object's data, split at every address something refers to. A region is live when
+    /// reachable code refers to it, another live region points to it, or it is always live; the
+    /// functions whose addresses it stores are then possible targets of indirect calls.
+    pub regions: Vec<DataRegion>,
     /// Dynamic symbols whose address is stored in data (`R_X86_64_64` and the like).
     pub data_symbols_taken: Vec<u32>,
     /// Exported functions: (dynamic symbol index, function index).

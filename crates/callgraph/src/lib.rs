@@ -26,6 +26,9 @@ use dockergate_elf::SymKind;
 use dockergate_loader::{Binding, Bindings, LoadedProgram};
 use serde::Serialize;
 
+/// A region shorter than this also makes the next one live (see `make_region_live`).
+const SHORT_REGION: u64 = 64;
+
 /// What the roots of a program are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProgramKind {
@@ -120,6 +123,9 @@ pub struct ProgramGraph<'a> {
     /// Call edges into each reached function: (caller, call index).
     incoming: HashMap<FnId, Vec<(FnId, usize)>>,
     live: Vec<bool>,
+    /// First global index of each object's data regions, and which regions are live.
+    region_base: Vec<usize>,
+    region_live: Vec<bool>,
     /// Reached from a root, an indirect call or a fall-through (not only by direct calls): its
     /// parameters are unknown.
     unknown_entry: Vec<bool>,
@@ -151,12 +157,20 @@ impl<'a> ProgramGraph<'a> {
             reason: vec![None; total],
             incoming: HashMap::new(),
             live: vec![false; total],
+            region_base: Vec::new(),
+            region_live: Vec::new(),
             unknown_entry: vec![false; total],
             taken_by: HashMap::new(),
             indirect_from: None,
             queue: VecDeque::new(),
             args_needed: Default::default(),
         };
+        let mut rtotal = 0;
+        for s in summaries {
+            g.region_base.push(rtotal);
+            rtotal += s.regions.len();
+        }
+        g.region_live = vec![false; rtotal];
         g.seed(kind);
         g.run();
         g.collect(total)
@@ -178,6 +192,30 @@ impl<'a> ProgramGraph<'a> {
         if self.reason[g].is_none() {
             self.reason[g] = Some(why);
             self.queue.push_back(f);
+        }
+    }
+
+    /// A data region becomes live: the functions whose addresses it stores become live, and so
+    /// do the regions it points to. A very short region (a label a few bytes before the next,
+    /// as when code addresses `table - 8`) also makes the next region live.
+    fn make_region_live(&mut self, obj: u32, region: u32, by: Option<FnId>) {
+        let summaries = self.summaries;
+        let regions = &summaries[obj as usize].regions;
+        let mut stack = vec![region];
+        while let Some(r) = stack.pop() {
+            let g = self.region_base[obj as usize] + r as usize;
+            if r as usize >= regions.len() || self.region_live[g] {
+                continue;
+            }
+            self.region_live[g] = true;
+            let reg = &regions[r as usize];
+            for &f in &reg.functions {
+                self.make_live(FnId { obj, func: f }, by);
+            }
+            stack.extend(reg.regions.iter().copied());
+            if reg.continues && reg.end - reg.start < SHORT_REGION {
+                stack.push(r + 1);
+            }
         }
     }
 
@@ -257,6 +295,11 @@ impl<'a> ProgramGraph<'a> {
             for f in data_taken {
                 self.make_live(FnId { obj: oi, func: f }, None);
             }
+            for (r, region) in s.regions.iter().enumerate() {
+                if region.always_live {
+                    self.make_region_live(oi, r as u32, None);
+                }
+            }
             for sym in data_syms {
                 if let Some((f, _)) = self.bound_function(oi, sym) {
                     self.make_live(f, None);
@@ -302,6 +345,9 @@ impl<'a> ProgramGraph<'a> {
                     }
                     CallTarget::Indirect => self.indirect_call(f, c.addr),
                 }
+            }
+            for &r in &func.data_refs {
+                self.make_region_live(f.obj, r, Some(f));
             }
             for &t in &func.addr_taken {
                 self.make_live(

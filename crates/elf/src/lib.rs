@@ -169,6 +169,8 @@ pub struct Section {
     pub alloc: bool,
     pub writable: bool,
     pub executable: bool,
+    /// `SHF_TLS`: a template for thread-local storage, its addresses are not run-time ones.
+    pub tls: bool,
 }
 
 /// A dynamic relocation, classified independently of the architecture's numbering.

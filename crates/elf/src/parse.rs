@@ -294,6 +294,7 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
                     alloc: flags & 2 != 0,
                     writable: flags & 1 != 0,
                     executable: flags & 4 != 0,
+                    tls: flags & 0x400 != 0,
                 });
                 if ty == 11 {
                     dynsym_section = Some((sh.sh_offset(endian).into(), sh.sh_size(endian).into()));

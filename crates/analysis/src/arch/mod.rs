@@ -50,6 +50,8 @@ pub struct FunctionFacts {
     pub syscalls: Vec<SyscallSite>,
     pub calls: Vec<RawCall>,
     pub addr_taken: Vec<u64>,
+    /// Data addresses the code refers to.
+    pub data_refs: Vec<u64>,
     pub symbols_taken: Vec<u32>,
     pub falls_through: bool,
     pub instructions: u64,

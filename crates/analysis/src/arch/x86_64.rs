@@ -288,6 +288,47 @@ fn collect_code_addrs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>
     }
 }
 
+/// Data addresses an instruction refers to: rip-relative memory operands (and, in
+/// position-dependent code, absolute ones and immediates) outside code; through a GOT slot that
+/// holds a data address, that address too. They decide which data tables are live.
+fn collect_data_refs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>) {
+    let in_image = |a: u64| {
+        ctx.elf
+            .segments
+            .iter()
+            .any(|s| a >= s.vaddr && a - s.vaddr < s.memsz)
+    };
+    for n in 0..i.op_count() {
+        let a = match i.op_kind(n) {
+            OpKind::Memory if i.is_ip_rel_memory_operand() => Some(i.ip_rel_memory_address()),
+            OpKind::Memory
+                if ctx.absolute
+                    && i.memory_base() == Register::None
+                    && i.memory_index() == Register::None =>
+            {
+                Some(i.memory_displacement64())
+            }
+            OpKind::Immediate32 | OpKind::Immediate64 | OpKind::Immediate32to64 if ctx.absolute => {
+                Some(i.immediate(n))
+            }
+            _ => None,
+        };
+        let Some(a) = a.filter(|a| !ctx.is_code(*a) && in_image(*a)) else {
+            continue;
+        };
+        out.push(a);
+        if let Some(r) = ctx.relocs.get(&a) {
+            let t = r.addend as u64;
+            if matches!(r.kind, dockergate_elf::RelocKind::Relative)
+                && !ctx.is_code(t)
+                && in_image(t)
+            {
+                out.push(t);
+            }
+        }
+    }
+}
+
 /// One function's data flow.
 struct Flow<'c, 'a> {
     ctx: &'c CodeContext<'a>,
@@ -563,6 +604,8 @@ impl<'c, 'a> Flow<'c, 'a> {
         self.facts.addr_taken.dedup();
         self.facts.symbols_taken.sort_unstable();
         self.facts.symbols_taken.dedup();
+        self.facts.data_refs.sort_unstable();
+        self.facts.data_refs.dedup();
         self.facts
     }
 
@@ -654,6 +697,8 @@ impl<'c, 'a> Flow<'c, 'a> {
         self.facts.addr_taken.dedup();
         self.facts.symbols_taken.sort_unstable();
         self.facts.symbols_taken.dedup();
+        self.facts.data_refs.sort_unstable();
+        self.facts.data_refs.dedup();
         self.facts
     }
 
@@ -807,6 +852,7 @@ impl<'c, 'a> Flow<'c, 'a> {
     fn record_code_addrs(&mut self, ins: &Instruction) {
         if self.recording {
             collect_code_addrs(self.ctx, ins, &mut self.facts.addr_taken);
+            collect_data_refs(self.ctx, ins, &mut self.facts.data_refs);
         }
     }
 
