@@ -1,0 +1,674 @@
+//! `dockergate-cache`: a content-addressed cache of per-object analysis results.
+//!
+//! What the analysis learns from one ELF object ([`ObjectSummary`]) depends only on the file's
+//! bytes, so it is stored under the sha256 of those bytes, the analyser's version
+//! ([`ANALYSIS_VERSION`]), the serde layout of the summary in this build
+//! ([`entry::layout_fingerprint`]) and the object's architecture. What depends on the image
+//! (symbol bindings, reachability) is recomputed from the summaries on every run.
+//!
+//! [`Cache`] implements the pipeline's [`SummarySource`]. Two backends:
+//! - SQLite (the default, `$XDG_CACHE_HOME/dockergate/cache.db`): one file in WAL mode that every
+//!   process of the machine shares; see [`sqlite`].
+//! - PostgreSQL (`postgres://…`): one server that a fleet shares; see [`pg`].
+//!
+//! The warm path is built to be quick: [`Cache::prefetch`] hashes every ELF file of the image
+//! on its own threads (while the pipeline is still loading programs) and fetches all the
+//! summaries the cache has for them in one batch; [`SummarySource::summary`] then only decodes
+//! (postcard) and checks a CRC. Results computed on a miss are written in batches, each an
+//! idempotent insert in one short transaction.
+//!
+//! The cache never makes a run fail and never gives a wrong result: a value is used only when
+//! its checksum (over key and payload) holds and it decodes to exactly one summary; a damaged
+//! value is reported, analysed afresh and replaced; a damaged file is rebuilt; a read-only or
+//! full cache is used for lookups only; an unusable one is left alone, with a warning.
+
+pub mod entry;
+pub mod pg;
+pub mod shape;
+pub mod sqlite;
+pub mod store;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use dockergate_analysis::{analyze_object, AnalysisError, ObjectSummary, ANALYSIS_VERSION};
+use dockergate_elf::ElfObject;
+use dockergate_fs::ImageFs;
+use dockergate_loader::ElfCatalog;
+use dockergate_pipeline::SummarySource;
+
+pub use entry::{content_hash, Key};
+pub use store::{ClearWhat, Info, RunRecord, Store, StoreError};
+
+/// Where the cache is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A `postgres://` or `postgresql://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// `postgres://…` / `postgresql://…` is a server; anything else a file path.
+    pub fn parse(s: &str) -> Location {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Location::Postgres(s.to_string())
+        } else {
+            Location::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    /// `$XDG_CACHE_HOME/dockergate/cache.db`, or `$HOME/.cache/dockergate/cache.db`.
+    pub fn default_location() -> Option<Location> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_absolute())
+                    .map(|h| h.join(".cache"))
+            })?;
+        Some(Location::Sqlite(base.join("dockergate").join("cache.db")))
+    }
+
+    /// For messages (a server URL without its password).
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Sqlite(p) => p.display().to_string(),
+            Location::Postgres(u) => pg::redact(u),
+        }
+    }
+}
+
+/// Hits and misses of one [`Cache`] so far.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Summaries taken from the cache.
+    pub hits: u64,
+    /// Objects analysed (not in the cache, damaged there, or the cache unusable).
+    pub misses: u64,
+    /// Stored values found damaged (each also counts as a miss, and is replaced).
+    pub corrupt: u64,
+    /// Entries written.
+    pub written: u64,
+    /// Results that could not be written (read-only or full cache, lost server).
+    pub not_written: u64,
+    /// Files hashed by [`Cache::prefetch`], and their bytes.
+    pub hashed_files: u64,
+    pub hashed_bytes: u64,
+    /// Entries fetched by [`Cache::prefetch`], and their bytes.
+    pub fetched: u64,
+    pub fetched_bytes: u64,
+    pub hash_time: Duration,
+    pub fetch_time: Duration,
+}
+
+impl Stats {
+    pub fn objects(&self) -> u64 {
+        self.hits + self.misses
+    }
+}
+
+/// Receives warnings as they happen (the CLI prints them above its progress bar).
+pub type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Results waiting to be written.
+#[derive(Default)]
+struct Pending {
+    rows: Vec<(Key, Vec<u8>)>,
+    /// Keys whose stored value was damaged: overwritten, not kept.
+    replace: Vec<(Key, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// Pending results are written once they reach this size (and at [`Cache::finish`]).
+const FLUSH_BYTES: usize = 32 << 20;
+/// Damaged entries reported one by one; beyond that only counted.
+const CORRUPT_REPORTED: u64 = 3;
+
+enum PrefetchState {
+    Idle,
+    Running,
+    Done(Prefetched),
+}
+
+#[derive(Default)]
+struct Prefetched {
+    /// The catalog's parsed objects (kept alive, so their addresses stay theirs) → key, size.
+    by_elf: HashMap<usize, (Arc<ElfObject>, Key, usize)>,
+    /// Values fetched, taken when used.
+    values: HashMap<Key, Vec<u8>>,
+    /// Every key asked for: absent from `values` means absent from the cache.
+    asked: HashSet<Key>,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    corrupt: AtomicU64,
+    written: AtomicU64,
+    not_written: AtomicU64,
+}
+
+/// The cache, for one process. Shared by reference between the pipeline's threads.
+pub struct Cache {
+    location: Location,
+    layout: u64,
+    store: Mutex<Option<Box<dyn Store>>>,
+    /// Lookups possible (false once the cache is found unusable).
+    enabled: AtomicBool,
+    /// Writes possible.
+    writable: AtomicBool,
+    prefetch: Mutex<PrefetchState>,
+    prefetch_done: Condvar,
+    /// Summaries handed out in this run, by key (an image may hold the same bytes twice).
+    served: Mutex<HashMap<Key, Arc<ObjectSummary>>>,
+    pending: Mutex<Pending>,
+    counters: Counters,
+    prefetch_stats: Mutex<Stats>,
+    warnings: Mutex<Vec<String>>,
+    sink: Option<WarningSink>,
+    started: Instant,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Cache {
+    /// Opens the cache (creating a missing SQLite file; rebuilding a damaged one, with a
+    /// warning). Fails when it cannot be used at all: the caller goes on without it.
+    pub fn open(location: &Location, sink: Option<WarningSink>) -> Result<Cache, String> {
+        let layout = entry::layout_fingerprint().ok_or_else(|| {
+            format!(
+                "the cache is off: the layout of analysis summaries cannot be traced ({})",
+                entry::layout_description().err().unwrap_or_default()
+            )
+        })?;
+        let early: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let warn = |w: String| {
+            if let Some(s) = &sink {
+                s(&w);
+            }
+            lock(&early).push(w);
+        };
+        let (store, writable): (Box<dyn Store>, bool) = match location {
+            Location::Sqlite(path) => {
+                let s = sqlite::SqliteStore::open(path, &warn)
+                    .map_err(|e| format!("cannot use the cache {}: {e}", path.display()))?;
+                let w = !s.is_read_only();
+                if !w {
+                    warn(format!(
+                        "the cache {} is read-only: it is used for lookups, new results are not stored",
+                        path.display()
+                    ));
+                }
+                (Box::new(s), w)
+            }
+            Location::Postgres(url) => (
+                Box::new(pg::PgStore::open(url).map_err(|e| e.to_string())?),
+                true,
+            ),
+        };
+        let warnings = early.into_inner().unwrap_or_default();
+        Ok(Cache {
+            location: location.clone(),
+            layout,
+            store: Mutex::new(Some(store)),
+            enabled: AtomicBool::new(true),
+            writable: AtomicBool::new(writable),
+            prefetch: Mutex::new(PrefetchState::Idle),
+            prefetch_done: Condvar::new(),
+            served: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Pending::default()),
+            counters: Counters::default(),
+            prefetch_stats: Mutex::new(Stats::default()),
+            warnings: Mutex::new(warnings),
+            sink,
+            started: Instant::now(),
+        })
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Every warning so far.
+    pub fn warnings(&self) -> Vec<String> {
+        lock(&self.warnings).clone()
+    }
+
+    fn warn(&self, w: String) {
+        if let Some(s) = &self.sink {
+            s(&w);
+        }
+        lock(&self.warnings).push(w);
+    }
+
+    /// Whether the cache is still in use (not given up after an error).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Relaxed)
+    }
+
+    /// Whether results are still being stored.
+    pub fn is_writable(&self) -> bool {
+        self.writable.load(Relaxed) && self.is_enabled()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut s = lock(&self.prefetch_stats).clone();
+        s.hits = self.counters.hits.load(Relaxed);
+        s.misses = self.counters.misses.load(Relaxed);
+        s.corrupt = self.counters.corrupt.load(Relaxed);
+        s.written = self.counters.written.load(Relaxed);
+        s.not_written = self.counters.not_written.load(Relaxed);
+        s
+    }
+
+    /// Runs `f` on the backend, handling its failures: a damaged file is rebuilt and `f` tried
+    /// again; a read-only or full one stops writes (or, when `reading`, all use); anything else
+    /// stops all use. `None` when it did not succeed.
+    fn with_store<T>(
+        &self,
+        reading: bool,
+        mut f: impl FnMut(&mut dyn Store) -> Result<T, StoreError>,
+    ) -> Option<T> {
+        if !self.is_enabled() {
+            return None;
+        }
+        let mut guard = lock(&self.store);
+        let store = guard.as_mut()?;
+        let err = match f(store.as_mut()) {
+            Ok(v) => return Some(v),
+            Err(e) => e,
+        };
+        let err = match err {
+            StoreError::Corrupt(why) => {
+                self.warn(format!(
+                    "the cache {} is damaged ({why}); rebuilding it",
+                    self.location.describe()
+                ));
+                match store.rebuild() {
+                    Ok(()) => match f(store.as_mut()) {
+                        Ok(v) => return Some(v),
+                        Err(e) => e,
+                    },
+                    Err(e) => e,
+                }
+            }
+            e => e,
+        };
+        match err {
+            StoreError::NoWrite(why) if !reading => {
+                if self.writable.swap(false, Relaxed) {
+                    self.warn(format!(
+                        "{why}; going on without storing new results in the cache"
+                    ));
+                }
+            }
+            StoreError::NoWrite(why) | StoreError::Other(why) | StoreError::Corrupt(why) => {
+                *guard = None;
+                if self.enabled.swap(false, Relaxed) {
+                    self.warn(format!("{why}; going on without the cache"));
+                }
+            }
+        }
+        None
+    }
+
+    /// Marks a prefetch as under way: [`SummarySource::summary`] calls wait for it from now
+    /// on. Call before starting [`Cache::prefetch`] on another thread.
+    pub fn begin_prefetch(&self) {
+        let mut st = lock(&self.prefetch);
+        if matches!(*st, PrefetchState::Idle) {
+            *st = PrefetchState::Running;
+        }
+    }
+
+    /// Hashes every parsable ELF file of the image (on threads of its own, never the
+    /// pipeline's) and fetches, in one batch, every summary the cache has for them.
+    pub fn prefetch(&self, fs: &ImageFs, catalog: &ElfCatalog) {
+        self.begin_prefetch();
+        // Whatever happens here, the waiting threads are released.
+        struct Release<'a>(&'a Cache, Option<Prefetched>);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                let mut st = lock(&self.0.prefetch);
+                *st = PrefetchState::Done(self.1.take().unwrap_or_default());
+                self.0.prefetch_done.notify_all();
+            }
+        }
+        let mut release = Release(self, None);
+        if !self.is_enabled() {
+            return;
+        }
+        let items: Vec<(&Arc<ElfObject>, &dockergate_loader::CatalogEntry)> = catalog
+            .entries()
+            .iter()
+            .filter_map(|e| Some((e.elf.as_ref().ok()?, e)))
+            .collect();
+        let t0 = Instant::now();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 8)
+            .min(items.len().max(1));
+        let next = AtomicU64::new(0);
+        let hashed: Vec<(usize, Key, usize)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Relaxed) as usize;
+                            let Some((elf, e)) = items.get(i) else { break };
+                            // Unreadable files are left to the pipeline to report.
+                            if let Ok(bytes) = fs.read(e.node, &e.paths[0]) {
+                                let key = Key {
+                                    content: content_hash(&bytes),
+                                    version: ANALYSIS_VERSION,
+                                    layout: self.layout,
+                                    arch: entry::arch_code(elf),
+                                };
+                                out.push((i, key, bytes.len()));
+                            }
+                        }
+                        out
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        let hash_time = t0.elapsed();
+        let mut p = Prefetched::default();
+        let mut hashed_bytes = 0;
+        for &(i, key, len) in &hashed {
+            let elf = items[i].0;
+            p.by_elf
+                .insert(Arc::as_ptr(elf) as usize, (elf.clone(), key, len));
+            p.asked.insert(key);
+            hashed_bytes += len as u64;
+        }
+        let t1 = Instant::now();
+        let mut keys: Vec<Key> = p.asked.iter().copied().collect();
+        keys.sort();
+        let fetched = self.with_store(true, |s| s.fetch(&keys));
+        let fetched_ok = fetched.is_some();
+        let (mut n, mut bytes) = (0, 0);
+        for (k, v) in fetched.unwrap_or_default() {
+            n += 1;
+            bytes += v.len() as u64;
+            p.values.insert(k, v);
+        }
+        if !fetched_ok {
+            // Nothing known about these keys: let lookups ask again (or not at all).
+            p.asked.clear();
+        }
+        {
+            let mut st = lock(&self.prefetch_stats);
+            st.hashed_files = hashed.len() as u64;
+            st.hashed_bytes = hashed_bytes;
+            st.fetched = n;
+            st.fetched_bytes = bytes;
+            st.hash_time = hash_time;
+            st.fetch_time = t1.elapsed();
+        }
+        release.1 = Some(p);
+    }
+
+    /// The key of an object, and its stored value when the prefetch has it. `Err(())` when
+    /// the prefetch asked and the cache does not have it.
+    fn prefetched(
+        &self,
+        bytes: &[u8],
+        elf: &ElfObject,
+    ) -> (Option<Key>, Result<Option<Vec<u8>>, ()>) {
+        let mut st = lock(&self.prefetch);
+        while matches!(*st, PrefetchState::Running) {
+            st = self
+                .prefetch_done
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        let PrefetchState::Done(p) = &mut *st else {
+            return (None, Ok(None));
+        };
+        let Some(&(_, key, len)) = p.by_elf.get(&(elf as *const ElfObject as usize)) else {
+            return (None, Ok(None));
+        };
+        if len != bytes.len() {
+            return (None, Ok(None));
+        }
+        match p.values.remove(&key) {
+            Some(v) => (Some(key), Ok(Some(v))),
+            None if p.asked.contains(&key) => (Some(key), Err(())),
+            None => (Some(key), Ok(None)),
+        }
+    }
+
+    /// The summary of an object from the cache, if it has an intact one.
+    fn lookup(&self, bytes: &[u8], elf: &ElfObject) -> (Key, Option<ObjectSummary>, bool) {
+        let (key, value) = self.prefetched(bytes, elf);
+        let key = key.unwrap_or_else(|| Key {
+            content: content_hash(bytes),
+            version: ANALYSIS_VERSION,
+            layout: self.layout,
+            arch: entry::arch_code(elf),
+        });
+        let value = match value {
+            Ok(Some(v)) => Some(v),
+            Err(()) => None,
+            Ok(None) => self
+                .with_store(true, |s| s.fetch(std::slice::from_ref(&key)))
+                .and_then(|mut rows| rows.pop().map(|(_, v)| v)),
+        };
+        let Some(value) = value else {
+            return (key, None, false);
+        };
+        match entry::decode(&key, &value) {
+            Ok(s) => (key, Some(s), false),
+            Err(bad) => {
+                let n = self.counters.corrupt.fetch_add(1, Relaxed) + 1;
+                if n <= CORRUPT_REPORTED {
+                    self.warn(format!(
+                        "damaged entry {} in the cache {} ({bad}): analysing the object again and replacing it{}",
+                        key.describe(),
+                        self.location.describe(),
+                        if n == CORRUPT_REPORTED { " (further damaged entries are only counted)" } else { "" }
+                    ));
+                }
+                (key, None, true)
+            }
+        }
+    }
+
+    /// Queues a result for writing; writes the queue once it is large.
+    fn store_later(&self, key: Key, value: Vec<u8>, replace: bool) {
+        if !self.is_writable() {
+            self.counters.not_written.fetch_add(1, Relaxed);
+            return;
+        }
+        let full = {
+            let mut p = lock(&self.pending);
+            p.bytes += value.len();
+            if replace {
+                p.replace.push((key, value));
+            } else {
+                p.rows.push((key, value));
+            }
+            p.bytes >= FLUSH_BYTES
+        };
+        if full {
+            self.flush();
+        }
+    }
+
+    /// Writes the results queued so far.
+    pub fn flush(&self) {
+        let Pending {
+            mut rows,
+            mut replace,
+            ..
+        } = std::mem::take(&mut *lock(&self.pending));
+        if rows.is_empty() && replace.is_empty() {
+            return;
+        }
+        let queued = (rows.len() + replace.len()) as u64;
+        if !self.is_writable() {
+            self.counters.not_written.fetch_add(queued, Relaxed);
+            return;
+        }
+        // The same order in every process: concurrent writers meet the same rows in order.
+        rows.sort_by_key(|r| r.0);
+        replace.sort_by_key(|r| r.0);
+        let written = self.with_store(false, |s| {
+            let mut n = 0;
+            if !rows.is_empty() {
+                n += s.insert(&rows, false)?;
+            }
+            if !replace.is_empty() {
+                n += s.insert(&replace, true)?;
+            }
+            Ok(n)
+        });
+        match written {
+            Some(n) => {
+                self.counters.written.fetch_add(n, Relaxed);
+            }
+            None => {
+                self.counters.not_written.fetch_add(queued, Relaxed);
+            }
+        }
+    }
+
+    /// Writes what is queued, records the run (for `dockergate cache stats`) and returns its
+    /// counters.
+    pub fn finish(&self, image: &str) -> Stats {
+        self.flush();
+        // Freeing a few hundred thousand small allocations takes a while: done on a thread of
+        // its own, so that the caller can go on (and a process about to exit need not wait).
+        let served = std::mem::take(&mut *lock(&self.served));
+        let prefetched = {
+            let mut st = lock(&self.prefetch);
+            match std::mem::replace(&mut *st, PrefetchState::Idle) {
+                PrefetchState::Running => {
+                    *st = PrefetchState::Running;
+                    None
+                }
+                PrefetchState::Done(p) => Some(p),
+                PrefetchState::Idle => None,
+            }
+        };
+        let _ = std::thread::Builder::new()
+            .name("cache-free".into())
+            .spawn(move || drop((served, prefetched)));
+        let s = self.stats();
+        if self.is_writable() {
+            let run = RunRecord {
+                at: store::now(),
+                image: image.to_string(),
+                objects: s.objects(),
+                hits: s.hits,
+                misses: s.misses,
+                corrupt: s.corrupt,
+                written: s.written,
+                seconds: self.started.elapsed().as_secs_f64(),
+            };
+            self.with_store(false, |st| st.record_run(&run));
+        }
+        s
+    }
+
+    /// What the cache holds.
+    pub fn info(&self) -> Result<Info, String> {
+        let mut guard = lock(&self.store);
+        let store = guard
+            .as_mut()
+            .ok_or_else(|| "the cache is not usable".to_string())?;
+        match store.info(ANALYSIS_VERSION, self.layout) {
+            Ok(i) => Ok(i),
+            Err(StoreError::Corrupt(why)) => {
+                self.warn(format!(
+                    "the cache {} is damaged ({why}); rebuilding it",
+                    self.location.describe()
+                ));
+                store.rebuild().map_err(|e| e.to_string())?;
+                store
+                    .info(ANALYSIS_VERSION, self.layout)
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Removes every entry (`stale_only`: only those this build cannot use); returns how many.
+    pub fn clear(&self, stale_only: bool) -> Result<u64, String> {
+        let what = if stale_only {
+            ClearWhat::Stale {
+                version: ANALYSIS_VERSION,
+                layout: self.layout,
+            }
+        } else {
+            ClearWhat::All
+        };
+        let mut guard = lock(&self.store);
+        let store = guard
+            .as_mut()
+            .ok_or_else(|| "the cache is not usable".to_string())?;
+        match store.clear(what) {
+            Ok(n) => Ok(n),
+            Err(StoreError::Corrupt(why)) => {
+                self.warn(format!(
+                    "the cache {} is damaged ({why}); rebuilding it empty",
+                    self.location.describe()
+                ));
+                store.rebuild().map_err(|e| e.to_string())?;
+                Ok(0)
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        // Results not yet written are still worth keeping.
+        self.flush();
+    }
+}
+
+impl SummarySource for Cache {
+    fn summary(&self, bytes: &[u8], elf: &ElfObject) -> Result<Arc<ObjectSummary>, AnalysisError> {
+        if !self.is_enabled() {
+            self.counters.misses.fetch_add(1, Relaxed);
+            return analyze_object(bytes, elf).map(Arc::new);
+        }
+        let (key, found, damaged) = self.lookup(bytes, elf);
+        if found.is_none() && !damaged {
+            // The same bytes twice in one image: the first answer serves both.
+            if let Some(s) = lock(&self.served).get(&key) {
+                self.counters.hits.fetch_add(1, Relaxed);
+                return Ok(s.clone());
+            }
+        }
+        if let Some(s) = found {
+            self.counters.hits.fetch_add(1, Relaxed);
+            let s = Arc::new(s);
+            lock(&self.served).insert(key, s.clone());
+            return Ok(s);
+        }
+        self.counters.misses.fetch_add(1, Relaxed);
+        let s = Arc::new(analyze_object(bytes, elf)?);
+        self.store_later(key, entry::encode(&key, &s), damaged);
+        lock(&self.served).insert(key, s.clone());
+        Ok(s)
+    }
+}
