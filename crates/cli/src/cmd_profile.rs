@@ -4,11 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use dockergate_pipeline::{
-    analyze_image, ImageReport, Options, PipelineError, Uncached, UnresolvedPolicy,
-};
+use dockergate_pipeline::{analyze_image, ImageReport, Options, PipelineError, UnresolvedPolicy};
 use dockergate_profile::Runtime;
 
+use crate::cmd_cache::{CacheArgs, RunArgs, Session};
 use crate::common::{open, CliError, ImageArgs};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -52,9 +51,15 @@ pub struct ProfileArgs {
     /// Leave a file of the image out of the analysis (repeatable).
     #[arg(long, value_name = "PATH")]
     pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> {
+    let mut session = Session::start(&args.cache, &args.run);
+    session.phase("reading the image");
     let opened = open(image)?;
     let config = &opened.image.config;
     let opts = Options {
@@ -70,14 +75,16 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
         exclude: args.exclude.clone(),
         image_name: opened.image.reference.to_string(),
     };
-    let result = analyze_image(
-        &opened.image.fs,
-        &opened.catalog,
-        &config.env,
-        config.working_dir_or_root(),
-        &Uncached,
-        &opts,
-    );
+    let result = session.analyze(&opened, &opts.image_name, |source| {
+        analyze_image(
+            &opened.image.fs,
+            &opened.catalog,
+            &config.env,
+            config.working_dir_or_root(),
+            source,
+            &opts,
+        )
+    });
     let report = match result {
         Ok(r) => r,
         Err(PipelineError::Unresolved { report, .. }) if args.evidence.is_some() => {
@@ -113,6 +120,9 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
     }
     write_file(args.evidence.as_ref(), &report.evidence.to_json())?;
     let n: usize = report.profile.tables.values().map(|m| m.len()).sum();
+    if session.quiet() {
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!(
         "{}: {n} syscalls allowed ({} programs and plugins analysed, {} unresolved sites)",
         opts.image_name,

@@ -2,6 +2,7 @@
 //! Every failure is one line on stderr, `error: <what> in <where>: <why>`, and exit status 1;
 //! usage errors exit with 2.
 
+mod cmd_cache;
 mod cmd_ldd;
 mod cmd_ls;
 mod cmd_profile;
@@ -51,6 +52,11 @@ enum Command {
         #[command(flatten)]
         opts: cmd_profile::ProfileArgs,
     },
+    /// The analysis cache: `stats` (entries, size, hit rate of the last run), `clear`.
+    Cache {
+        #[command(subcommand)]
+        command: cmd_cache::CacheCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,6 +69,7 @@ fn main() -> ExitCode {
             bindings,
         } => cmd_ldd::run(&image, &path, bindings),
         Command::Profile { image, opts } => cmd_profile::run(&image, &opts),
+        Command::Cache { command } => cmd_cache::run(&command),
     };
     match result {
         Ok(code) => code,
