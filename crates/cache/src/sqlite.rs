@@ -134,9 +134,6 @@ impl SqliteStore {
                 }
             }
         }
-        // Mark the place as ours before there is anything to rebuild (best effort: a
-        // read-only directory has no lock file, and then no rebuild either).
-        let _ = self.lock_file();
         let rw = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -161,6 +158,9 @@ impl SqliteStore {
             }
             Err(e) => return Err(e),
         }
+        // The file is a dockergate cache now: mark the place as ours, so that it can be
+        // rebuilt even when damage reaches its header.
+        let _ = self.lock_file();
         self.identity = std::fs::metadata(&self.path)
             .ok()
             .map(|m| (m.dev(), m.ino()));
@@ -170,17 +170,25 @@ impl SqliteStore {
     }
 
     fn connect_read_only(&mut self, why: StoreError) -> Result<(), StoreError> {
-        let ro = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, ro).map_err(|_| why.clone())?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|_| why.clone())?;
-        // Only a file already set up by dockergate can be used as it is.
-        let (app, schema) = header_ids(&conn).map_err(|e| classify(e, "cannot read the cache"))?;
-        if app != APPLICATION_ID || schema != SCHEMA {
-            return Err(why);
-        }
-        // A read that works proves the file usable (WAL needs the -shm file).
-        conn.query_row("SELECT count(*) FROM runs", [], |r| r.get::<_, i64>(0))
-            .map_err(|_| why)?;
+        // Read-only, with the usual locking; failing that (a WAL file in a directory where
+        // no -shm file can be made), as an immutable file.
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let uri = file_uri(&self.path);
+        let usable = |conn: &Connection| -> bool {
+            // Only a file already set up by dockergate is used as it is.
+            conn.busy_timeout(BUSY_TIMEOUT).is_ok()
+                && header_ids(conn).is_ok_and(|ids| ids == (APPLICATION_ID, SCHEMA))
+                && conn
+                    .query_row("SELECT count(*) FROM runs", [], |r| r.get::<_, i64>(0))
+                    .is_ok()
+        };
+        let conn = [format!("{uri}?mode=ro"), format!("{uri}?immutable=1")]
+            .into_iter()
+            .filter_map(|u| Connection::open_with_flags(u, flags).ok())
+            .find(usable)
+            .ok_or(why)?;
         self.identity = std::fs::metadata(&self.path)
             .ok()
             .map(|m| (m.dev(), m.ino()));
@@ -299,6 +307,20 @@ impl SqliteStore {
         }
         Ok(self.conn.as_mut().expect("connected"))
     }
+}
+
+/// `file:` URI of a path (for URI parameters), with the characters URIs reserve escaped.
+fn file_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut s = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
 }
 
 /// `PRAGMA application_id` and `PRAGMA user_version`.
@@ -517,8 +539,8 @@ impl Store for SqliteStore {
                 )
                 .map_err(|e| classify(e, msg))?,
         };
-        // Give the space back: checkpoint the WAL, then shrink the file.
-        let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;");
+        // Give the space back: shrink the file, then fold the WAL into it.
+        let _ = conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);");
         Ok(n as u64)
     }
 
