@@ -3,7 +3,7 @@
 //! trust authentication. As root the server runs as the `postgres` user (it refuses root).
 //! Stopped and removed on drop.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub struct PgServer {
@@ -169,10 +169,6 @@ impl PgServer {
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 
