@@ -551,6 +551,78 @@ pub(crate) fn analyze_with<A: Arch>(
         let i = regions.partition_point(|r| r.start <= a);
         (i > 0 && a < regions[i - 1].end).then(|| (i - 1) as u32)
     };
+    // Globals whose value the data flow may follow: loaded somewhere, not escaped (address taken
+    // as a pointer, stored in data, written through a global pointer, exported or relocated).
+    let globals: Vec<(u64, u8, u64)> = {
+        let mut escaped: BTreeSet<u64> = facts
+            .iter()
+            .flat_map(|f| f.escaped_data.iter().copied())
+            .collect();
+        escaped.extend(pointers.iter().map(|p| p.1));
+        let exported: Vec<(u64, u64)> = elf
+            .exports()
+            .filter(|(_, s)| !ctx.is_code(s.value))
+            .map(|(_, s)| (s.value, s.value + s.size.max(1)))
+            .collect();
+        let mut loads: Vec<(u64, u8)> = facts
+            .iter()
+            .flat_map(|f| f.global_loads.iter().copied())
+            .collect();
+        loads.sort_unstable();
+        loads.dedup();
+        if let Some(w) = std::env::var("DG_GLOBAL")
+            .ok()
+            .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        {
+            eprintln!(
+                "global {w:#x}: loaded={:?} escaped near={:?} exported={:?}",
+                loads.iter().filter(|l| l.0 == w).collect::<Vec<_>>(),
+                escaped
+                    .range(w.saturating_sub(64)..w + 8)
+                    .collect::<Vec<_>>(),
+                exported
+                    .iter()
+                    .filter(|(s, e)| w >= *s && w < *e)
+                    .collect::<Vec<_>>()
+            );
+        }
+        loads
+            .into_iter()
+            .filter(|(a, size)| {
+                // An escaped address covers the data up to the next address code refers to
+                // (a structure reached through a pointer ends where the next label begins).
+                !escaped
+                    .range(..a + *size as u64)
+                    .next_back()
+                    .is_some_and(|&x| {
+                        let next_label = all_data_refs
+                            .get(all_data_refs.partition_point(|&l| l <= x))
+                            .copied()
+                            .unwrap_or(u64::MAX);
+                        *a < next_label.max(x + 8)
+                    })
+                    && !exported.iter().any(|(s, e)| a >= s && a < e)
+                    && !ctx.relocs.contains_key(a)
+            })
+            .map(|(a, size)| {
+                let init = elf
+                    .vaddr_to_offset(a)
+                    .and_then(|o| data.get(o as usize..o as usize + size as usize))
+                    .map(|b| b.iter().rev().fold(0u64, |acc, x| (acc << 8) | *x as u64))
+                    .unwrap_or(0);
+                (a, size, init)
+            })
+            .collect()
+    };
+    let global_deref_writes: Vec<(u64, i32)> = {
+        let mut v: Vec<(u64, i32)> = facts
+            .iter()
+            .flat_map(|f| f.global_deref_writes.iter().copied())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
     let mut functions = Vec::with_capacity(plan.len());
     for ((p, f), (entry, _, end)) in plans.iter().zip(facts).zip(&plan) {
         let gap = Start {
@@ -598,6 +670,7 @@ pub(crate) fn analyze_with<A: Arch>(
             calls,
             addr_taken,
             symbols_taken: f.symbols_taken,
+            global_stores: f.global_stores,
             data_refs: {
                 let mut v: Vec<u32> = f.data_refs.iter().filter_map(|&a| region_of(a)).collect();
                 v.sort_unstable();
@@ -655,6 +728,8 @@ pub(crate) fn analyze_with<A: Arch>(
         data_addr_taken,
         data_symbols_taken,
         regions,
+        globals,
+        global_deref_writes,
         exports,
         stats,
         warnings,

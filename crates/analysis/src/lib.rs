@@ -19,8 +19,7 @@ use dockergate_elf::{machine, ElfObject};
 
 pub use summary::*;
 
-/// The version of the analysis: part of every cache key, bumped whenever results may change.
-pub const ANALYSIS_VERSION: u32 = 1;
+include!(concat!(env!("OUT_DIR"), "/version.rs"));
 
 /// Imports whose callers get data flow up front: the C libraries' generic syscall wrappers
 /// (glibc's and musl's `syscall`). A performance hint only: the pipeline completes any other

@@ -10,6 +10,15 @@ use serde::{Deserialize, Serialize};
 pub enum Loc {
     Reg(u8),
     Stack(i32),
+    /// The memory at `[entry value of register + offset]`: a field of a structure the caller
+    /// passed by pointer (e.g. glibc's `struct xid_command` for the setxid broadcast).
+    RegDeref(u8, i32),
+    /// The content of a global variable of this object (address, width in bytes): whatever
+    /// reachable code of the object stores there, or its initial value.
+    Global(u64, u8),
+    /// The memory at `[content of global + offset]`: a structure published through a global
+    /// pointer (e.g. glibc's `__xidcmd`, read by the SIGSETXID handler).
+    GlobalDeref(u64, i32),
 }
 
 /// One possible value: a constant, or whatever the caller put in a location.
@@ -81,6 +90,11 @@ pub struct CallSite {
 }
 
 impl CallSite {
+    /// The values passed in `loc`, when the call site recorded them.
+    pub fn arg_opt(&self, loc: Loc) -> Option<&ValueSet> {
+        self.args.iter().find(|(l, _)| *l == loc).map(|(_, v)| v)
+    }
+
     /// The values passed in `loc` (unknown when not recorded).
     pub fn arg(&self, loc: Loc) -> ValueSet {
         self.args
@@ -129,6 +143,8 @@ pub struct Function {
     pub addr_taken: Vec<u32>,
     /// Dynamic symbols whose address this function's code loads (not to call them directly).
     pub symbols_taken: Vec<u32>,
+    /// Stores into global variables (only in functions whose data flow ran).
+    pub global_stores: Vec<GlobalStore>,
     /// Data regions (indexes into [`ObjectSummary::regions`]) this function's code refers to.
     pub data_refs: Vec<u32>,
     /// Control may run off the end into the next function (no terminator, extent not known).
@@ -149,6 +165,14 @@ pub struct DataRegion {
     pub always_live: bool,
     /// The next region follows it in the same section (it ends at a label, not a section end).
     pub continues: bool,
+}
+
+/// A store into a global variable of the object, as the data flow saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalStore {
+    pub addr: u64,
+    pub size: u8,
+    pub value: ValueSet,
 }
 
 /// Counters for reports and benchmarks.
@@ -179,6 +203,13 @@ pub struct ObjectSummary {
     /// reachable code refers to it, another live region points to it, or it is always live; the
     /// functions whose addresses it stores are then possible targets of indirect calls.
     pub regions: Vec<DataRegion>,
+    /// Global variables whose value data flow may follow: (address, width, initial value). A
+    /// global is left out when its address escapes (taken by `lea`, stored in data, exported):
+    /// then other code may write it.
+    pub globals: Vec<(u64, u8, u64)>,
+    /// Fields written through global pointers anywhere in the object: (global, offset;
+    /// `i32::MIN` for any). Reading such a field through the global is not resolved.
+    pub global_deref_writes: Vec<(u64, i32)>,
     /// Dynamic symbols whose address is stored in data (`R_X86_64_64` and the like).
     pub data_symbols_taken: Vec<u32>,
     /// Exported functions: (dynamic symbol index, function index).

@@ -457,6 +457,7 @@ impl<'a> ProgramGraph<'a> {
     ) -> Resolved {
         // Fixed point over the demanded (function, location) pairs.
         let mut demanded: BTreeSet<(FnId, Loc)> = BTreeSet::new();
+        let (f, loc) = Self::key(f, loc);
         demanded.insert((f, loc));
         for _ in 0..64 {
             let mut changed = false;
@@ -477,6 +478,42 @@ impl<'a> ProgramGraph<'a> {
             .unwrap_or_else(Resolved::unknown)
     }
 
+    /// The memo key of a location: globals belong to the object, not to a function.
+    fn key(f: FnId, loc: Loc) -> (FnId, Loc) {
+        match loc {
+            Loc::Global(..) | Loc::GlobalDeref(..) => (
+                FnId {
+                    obj: f.obj,
+                    func: u32::MAX,
+                },
+                loc,
+            ),
+            _ => (f, loc),
+        }
+    }
+
+    /// Adds the values of a dependency (`sub` resolved at `(f, loc)`) to `r`.
+    fn absorb(
+        memo: &HashMap<(FnId, Loc), Resolved>,
+        demanded: &mut BTreeSet<(FnId, Loc)>,
+        r: &mut Resolved,
+        f: FnId,
+        loc: Loc,
+        site: (FnId, u64),
+    ) {
+        let k = Self::key(f, loc);
+        demanded.insert(k);
+        if let Some(sub) = memo.get(&k) {
+            r.unknown |= sub.unknown;
+            for &c in &sub.values {
+                if r.values.insert(c) {
+                    r.origin
+                        .insert(c, sub.origin.get(&c).copied().unwrap_or(site));
+                }
+            }
+        }
+    }
+
     fn compute_param(
         &self,
         memo: &HashMap<(FnId, Loc), Resolved>,
@@ -484,30 +521,79 @@ impl<'a> ProgramGraph<'a> {
         f: FnId,
         loc: Loc,
     ) -> Resolved {
+        match loc {
+            Loc::Global(g, size) => return self.compute_global(memo, demanded, f.obj, g, size),
+            Loc::GlobalDeref(g, k) => {
+                return self.compute_global_deref(memo, demanded, f.obj, g, k)
+            }
+            _ => {}
+        }
         let mut r = Resolved::default();
         // Entered from a root, an indirect call or a fall-through: the caller is unknown.
-        if self.unknown_entry[self.gid(f)] {
-            r.unknown = true;
-        }
-        if self.live[self.gid(f)] && self.indirect_from.is_some() {
+        if self.unknown_entry[self.gid(f)]
+            || (self.live[self.gid(f)] && self.indirect_from.is_some())
+        {
             r.unknown = true;
         }
         if std::env::var_os("DG_DEBUG_PARAM").is_some() {
             eprintln!(
-                "param {:?} {:?}: unknown_entry={} live={} incoming={:?}",
-                f,
-                loc,
+                "param {f:?} {loc:?}: unknown_entry={} live={} incoming={:?}",
                 self.unknown_entry[self.gid(f)],
                 self.live[self.gid(f)],
-                self.incoming.get(&f)
+                self.incoming.get(&f).map(|v| v
+                    .iter()
+                    .map(|(c, i)| (
+                        c.func,
+                        *i,
+                        self.summary(c.obj).functions[c.func as usize].calls[*i]
+                            .arg_opt(loc)
+                            .cloned()
+                    ))
+                    .collect::<Vec<_>>())
             );
         }
         for &(caller, ci) in self.incoming.get(&f).map(|v| v.as_slice()).unwrap_or(&[]) {
             let call = &self.summary(caller.obj).functions[caller.func as usize].calls[ci];
             if !call.args_known {
                 self.args_needed.borrow_mut().insert(caller);
+                r.unknown = true;
+                continue;
             }
-            let v: ValueSet = call.arg(loc);
+            let site = (caller, call.addr);
+            let v: ValueSet = match (loc, call.arg_opt(loc)) {
+                (_, Some(v)) => v.clone(),
+                // A field behind a pointer the caller passed on from its own parameter or from a
+                // global: the same field there.
+                (Loc::RegDeref(reg, k), None) => {
+                    let p = call.arg(Loc::Reg(reg));
+                    if p.unknown {
+                        r.unknown = true;
+                    }
+                    for a in p.atoms {
+                        match a {
+                            Atom::Param(Loc::Reg(r2)) => Self::absorb(
+                                memo,
+                                demanded,
+                                &mut r,
+                                caller,
+                                Loc::RegDeref(r2, k),
+                                site,
+                            ),
+                            Atom::Param(Loc::Global(g, 8)) => Self::absorb(
+                                memo,
+                                demanded,
+                                &mut r,
+                                caller,
+                                Loc::GlobalDeref(g, k),
+                                site,
+                            ),
+                            _ => r.unknown = true,
+                        }
+                    }
+                    continue;
+                }
+                (_, None) => ValueSet::unknown(),
+            };
             if v.unknown {
                 r.unknown = true;
             }
@@ -515,22 +601,127 @@ impl<'a> ProgramGraph<'a> {
                 match a {
                     Atom::Const(c) => {
                         if r.values.insert(c) {
-                            r.origin.entry(c).or_insert((caller, call.addr));
+                            r.origin.entry(c).or_insert(site);
                         }
                     }
-                    Atom::Param(l2) => {
-                        demanded.insert((caller, l2));
-                        if let Some(sub) = memo.get(&(caller, l2)) {
-                            r.unknown |= sub.unknown;
-                            for &c in &sub.values {
-                                if r.values.insert(c) {
-                                    let o =
-                                        sub.origin.get(&c).copied().unwrap_or((caller, call.addr));
-                                    r.origin.insert(c, o);
-                                }
-                            }
-                        }
+                    Atom::Param(l2) => Self::absorb(memo, demanded, &mut r, caller, l2, site),
+                }
+            }
+        }
+        r
+    }
+
+    /// Stores into the global `g` of object `obj` by reachable functions.
+    fn stores_to(&self, obj: u32, g: u64) -> Vec<(FnId, &dockergate_analysis::GlobalStore)> {
+        let s = self.summary(obj);
+        let mut out = Vec::new();
+        for (fi, func) in s.functions.iter().enumerate() {
+            let f = FnId {
+                obj,
+                func: fi as u32,
+            };
+            if self.reason[self.gid(f)].is_none() {
+                continue;
+            }
+            for st in &func.global_stores {
+                if st.addr + st.size as u64 > g.saturating_sub(7) && st.addr < g + 8 {
+                    out.push((f, st));
+                }
+            }
+        }
+        out
+    }
+
+    /// The values a global may hold: its initial value and what reachable code stores there.
+    fn compute_global(
+        &self,
+        memo: &HashMap<(FnId, Loc), Resolved>,
+        demanded: &mut BTreeSet<(FnId, Loc)>,
+        obj: u32,
+        g: u64,
+        size: u8,
+    ) -> Resolved {
+        let mut r = Resolved::default();
+        let Some(&(_, _, init)) = self
+            .summary(obj)
+            .globals
+            .iter()
+            .find(|(a, s, _)| *a == g && *s == size)
+        else {
+            return Resolved::unknown();
+        };
+        r.values.insert(init);
+        for (f, st) in self.stores_to(obj, g) {
+            if st.addr != g || st.size != size {
+                r.unknown = true;
+                continue;
+            }
+            r.unknown |= st.value.unknown;
+            for a in &st.value.atoms {
+                match *a {
+                    Atom::Const(c) => {
+                        r.values.insert(c);
                     }
+                    Atom::Param(l) => Self::absorb(memo, demanded, &mut r, f, l, (f, 0)),
+                }
+            }
+        }
+        r
+    }
+
+    /// The values of field `k` of the structure a global pointer points to: the same field
+    /// behind every pointer reachable code stores into the global.
+    fn compute_global_deref(
+        &self,
+        memo: &HashMap<(FnId, Loc), Resolved>,
+        demanded: &mut BTreeSet<(FnId, Loc)>,
+        obj: u32,
+        g: u64,
+        k: i32,
+    ) -> Resolved {
+        let mut r = Resolved::default();
+        if std::env::var_os("DG_DEBUG_PARAM").is_some() {
+            eprintln!(
+                "global deref {g:#x}+{k}: in globals {:?}, stores {:?}",
+                self.summary(obj).globals.iter().find(|(a, _, _)| *a == g),
+                self.stores_to(obj, g)
+                    .iter()
+                    .map(|(f, s)| (f.func, (*s).clone()))
+                    .collect::<Vec<_>>()
+            );
+        }
+        let Some(&(_, _, init)) = self
+            .summary(obj)
+            .globals
+            .iter()
+            .find(|(a, s, _)| *a == g && *s == 8)
+        else {
+            return Resolved::unknown();
+        };
+        let written = self
+            .summary(obj)
+            .global_deref_writes
+            .iter()
+            .any(|&(wg, wk)| wg == g && (wk == k || wk == i32::MIN));
+        if init != 0 || written {
+            r.unknown = true;
+        }
+        for (f, st) in self.stores_to(obj, g) {
+            if st.addr != g || st.size != 8 {
+                r.unknown = true;
+                continue;
+            }
+            r.unknown |= st.value.unknown;
+            for a in &st.value.atoms {
+                match *a {
+                    Atom::Const(0) => {}
+                    Atom::Param(Loc::Reg(reg)) => {
+                        Self::absorb(memo, demanded, &mut r, f, Loc::RegDeref(reg, k), (f, 0))
+                    }
+                    Atom::Param(Loc::Global(g2, 8)) => {
+                        Self::absorb(memo, demanded, &mut r, f, Loc::GlobalDeref(g2, k), (f, 0))
+                    }
+                    _ => r.unknown = true,
                 }
             }
         }

@@ -52,6 +52,15 @@ pub struct FunctionFacts {
     pub addr_taken: Vec<u64>,
     /// Data addresses the code refers to.
     pub data_refs: Vec<u64>,
+    /// Data addresses materialised as pointers (`lea`, immediates): their content may be
+    /// written by other code.
+    pub escaped_data: Vec<u64>,
+    /// Stores into fixed data addresses.
+    pub global_stores: Vec<crate::summary::GlobalStore>,
+    /// Fields written through a global pointer: (global, offset; `i32::MIN` for any).
+    pub global_deref_writes: Vec<(u64, i32)>,
+    /// Global loads: (address, width) read as `Loc::Global`.
+    pub global_loads: Vec<(u64, u8)>,
     pub symbols_taken: Vec<u32>,
     pub falls_through: bool,
     pub instructions: u64,

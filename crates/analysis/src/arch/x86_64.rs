@@ -48,6 +48,8 @@ const R11: usize = 11;
 const RET: i64 = 8;
 /// Outgoing stack arguments recorded at a call: this many bytes above the stack pointer.
 const OUTGOING: i64 = 256;
+/// Bytes of a stack structure passed by pointer whose fields are recorded at a call.
+const DEREF_FIELDS: i64 = 128;
 /// Visits of one block before its input is widened to the unknown state.
 const MAX_VISITS: u32 = 12;
 
@@ -291,7 +293,12 @@ fn collect_code_addrs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>
 /// Data addresses an instruction refers to: rip-relative memory operands (and, in
 /// position-dependent code, absolute ones and immediates) outside code; through a GOT slot that
 /// holds a data address, that address too. They decide which data tables are live.
-fn collect_data_refs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>) {
+fn collect_data_refs(
+    ctx: &CodeContext<'_>,
+    i: &Instruction,
+    out: &mut Vec<u64>,
+    escaped: &mut Vec<u64>,
+) {
     let in_image = |a: u64| {
         ctx.elf
             .segments
@@ -317,6 +324,9 @@ fn collect_data_refs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>)
             continue;
         };
         out.push(a);
+        if i.mnemonic() == Mnemonic::Lea || i.op_kind(n) != OpKind::Memory {
+            escaped.push(a);
+        }
         if let Some(r) = ctx.relocs.get(&a) {
             let t = r.addend as u64;
             if matches!(r.kind, dockergate_elf::RelocKind::Relative)
@@ -348,6 +358,8 @@ struct Flow<'c, 'a> {
     cur_base: u32,
     facts: FunctionFacts,
     recording: bool,
+    /// Fields written through parameter pointers: (register, offset), `i32::MIN` for any.
+    deref_writes: std::collections::BTreeSet<(u8, i32)>,
 }
 
 impl<'c, 'a> Flow<'c, 'a> {
@@ -365,6 +377,7 @@ impl<'c, 'a> Flow<'c, 'a> {
             cur_base: 1,
             facts: FunctionFacts::default(),
             recording: false,
+            deref_writes: Default::default(),
         }
     }
 
@@ -693,6 +706,31 @@ impl<'c, 'a> Flow<'c, 'a> {
                 }
             }
         }
+        // A field this function writes through a parameter pointer is not what the caller put
+        // there: values read from it are unknown.
+        if !self.deref_writes.is_empty() {
+            let written = |r: u8, o: i32| {
+                self.deref_writes.contains(&(r, o)) || self.deref_writes.contains(&(r, i32::MIN))
+            };
+            let taint = |v: &mut ValueSet| {
+                let before = v.atoms.len();
+                v.atoms.retain(|a| !matches!(a, crate::summary::Atom::Param(Loc::RegDeref(r, o)) if written(*r, *o)));
+                if v.atoms.len() != before {
+                    v.unknown = true;
+                }
+            };
+            for s in &mut self.facts.syscalls {
+                taint(&mut s.number);
+            }
+            for c in &mut self.facts.calls {
+                for (_, v) in &mut c.args {
+                    taint(v);
+                }
+            }
+            for g in &mut self.facts.global_stores {
+                taint(&mut g.value);
+            }
+        }
         self.facts.addr_taken.sort_unstable();
         self.facts.addr_taken.dedup();
         self.facts.symbols_taken.sort_unstable();
@@ -783,6 +821,16 @@ impl<'c, 'a> Flow<'c, 'a> {
                     MemAddr::StackIndexed(*b)
                 }
             }
+            Some(Val::Param(Loc::Reg(r))) => {
+                if index == Register::None {
+                    MemAddr::ParamDeref(*r, disp)
+                } else {
+                    MemAddr::ParamIndexed(*r)
+                }
+            }
+            Some(Val::Param(Loc::Global(g, 8))) if index == Register::None => {
+                MemAddr::GlobalDeref(*g, disp)
+            }
             _ => MemAddr::Unknown,
         }
     }
@@ -799,7 +847,24 @@ impl<'c, 'a> Flow<'c, 'a> {
             ),
             MemAddr::Abs(a) => {
                 self.note_load(a);
-                Val::Top
+                let size = size.min(255) as u8;
+                if matches!(size, 1 | 2 | 4 | 8)
+                    && !self.ctx.is_code(a)
+                    && !self.ctx.relocs.contains_key(&a)
+                {
+                    if self.recording {
+                        self.facts.global_loads.push((a, size));
+                    }
+                    Val::Param(Loc::Global(a, size))
+                } else {
+                    Val::Top
+                }
+            }
+            MemAddr::ParamDeref(r, off) if size <= 8 && i32::try_from(off).is_ok() => {
+                Val::Param(Loc::RegDeref(r, off as i32))
+            }
+            MemAddr::GlobalDeref(g, off) if size <= 8 && i32::try_from(off).is_ok() => {
+                Val::Param(Loc::GlobalDeref(g, off as i32))
             }
             _ => Val::Top,
         }
@@ -817,6 +882,32 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
     }
 
+    /// A store outside the stack: to a global (recorded, so that loads of it can be resolved),
+    /// or through a parameter pointer (loads of that field are then unknown in this function).
+    fn note_store(&mut self, at: MemAddr, size: u32, v: &Val) {
+        match at {
+            MemAddr::Abs(a) if self.recording && !self.ctx.is_code(a) => {
+                self.facts.global_stores.push(crate::summary::GlobalStore {
+                    addr: a,
+                    size: size.min(255) as u8,
+                    value: v.to_set(),
+                });
+            }
+            MemAddr::ParamDeref(r, off) => {
+                self.deref_writes
+                    .insert((r, i32::try_from(off).unwrap_or(i32::MIN)));
+            }
+            MemAddr::ParamIndexed(r) => {
+                self.deref_writes.insert((r, i32::MIN));
+            }
+            MemAddr::GlobalDeref(g, off) if self.recording => self
+                .facts
+                .global_deref_writes
+                .push((g, i32::try_from(off).unwrap_or(i32::MIN))),
+            _ => {}
+        }
+    }
+
     fn write_mem(&mut self, st: &mut State<NREGS>, ins: &Instruction, size: u32, v: Val) {
         match self.mem_addr(st, ins) {
             MemAddr::Stack(b, off) => st.write_slot(
@@ -828,7 +919,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                 v,
             ),
             MemAddr::StackIndexed(b) => st.forget_base(b),
-            _ => {}
+            other => self.note_store(other, size, &v),
         }
     }
 
@@ -852,7 +943,12 @@ impl<'c, 'a> Flow<'c, 'a> {
     fn record_code_addrs(&mut self, ins: &Instruction) {
         if self.recording {
             collect_code_addrs(self.ctx, ins, &mut self.facts.addr_taken);
-            collect_data_refs(self.ctx, ins, &mut self.facts.data_refs);
+            collect_data_refs(
+                self.ctx,
+                ins,
+                &mut self.facts.data_refs,
+                &mut self.facts.escaped_data,
+            );
         }
     }
 
@@ -1163,6 +1259,18 @@ impl<'c, 'a> Flow<'c, 'a> {
             if v.atoms().is_some() {
                 args.push((Loc::Reg(r as u8), v.to_set()));
             }
+            // A pointer to our stack: the fields the callee may read through it.
+            if let Val::Sp { base, off } = v {
+                for (s, sv) in &st.slots {
+                    if s.base == *base
+                        && s.off >= *off
+                        && s.off < off + DEREF_FIELDS
+                        && sv.atoms().is_some()
+                    {
+                        args.push((Loc::RegDeref(r as u8, (s.off - off) as i32), sv.to_set()));
+                    }
+                }
+            }
         }
         if let Val::Sp { base, off } = st.regs[RSP] {
             // The callee's entry stack pointer: ours minus the pushed return address for a call.
@@ -1289,7 +1397,35 @@ impl<'c, 'a> Flow<'c, 'a> {
             .map(|m| (m.base(), m.index()))
             .collect();
         for (base, _) in mem_writes {
+            if matches!(base, Register::RIP | Register::EIP | Register::None) {
+                if ins.op0_kind() == OpKind::Memory {
+                    let at = self.mem_addr(st, ins);
+                    self.note_store(at, ins.memory_size().size() as u32, &Val::Top);
+                }
+                continue;
+            }
             if let Some((bi, _)) = gpr(base) {
+                match st.regs[bi] {
+                    Val::Param(Loc::Reg(r)) => {
+                        // The explicit destination operand has a known field; an implicit
+                        // store (string instructions) may write anywhere behind the pointer.
+                        let at = if ins.op0_kind() == OpKind::Memory && ins.memory_base() == base {
+                            self.mem_addr(st, ins)
+                        } else {
+                            MemAddr::ParamIndexed(r)
+                        };
+                        self.note_store(at, ins.memory_size().size() as u32, &Val::Top);
+                    }
+                    Val::Param(Loc::Global(g, _)) => {
+                        let at = if ins.op0_kind() == OpKind::Memory && ins.memory_base() == base {
+                            self.mem_addr(st, ins)
+                        } else {
+                            MemAddr::GlobalDeref(g, i32::MIN as i64)
+                        };
+                        self.note_store(at, ins.memory_size().size() as u32, &Val::Top);
+                    }
+                    _ => {}
+                }
                 if let Val::Sp { base: b, .. } = st.regs[bi] {
                     if ins.op0_kind() == OpKind::Memory {
                         let size = ins.memory_size().size() as u32;
@@ -1359,5 +1495,11 @@ enum MemAddr {
     Stack(u32, i64),
     StackIndexed(u32),
     Abs(u64),
+    /// `[entry value of a register + off]`.
+    ParamDeref(u8, i64),
+    /// Through a register holding a parameter pointer, with an index.
+    ParamIndexed(u8),
+    /// `[content of a global + off]`.
+    GlobalDeref(u64, i64),
     Unknown,
 }
