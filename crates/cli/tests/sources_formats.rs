@@ -182,13 +182,17 @@ fn oci_uncompressed(dir: &Path, layers: &[PathBuf], config: &[u8]) {
 fn rootfs(work: &Path, oci_gz: &Path, layers: &[PathBuf]) -> Option<PathBuf> {
     if have("umoci") {
         let bundle = work.join("bundle");
-        run_ok(
-            Command::new("umoci")
-                .args(["unpack", "--image"])
-                .arg(format!("{}:latest", oci_gz.display()))
-                .arg(&bundle),
-        );
-        return Some(bundle.join("rootfs"));
+        let ok = Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:latest", oci_gz.display()))
+            .arg(&bundle)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(bundle.join("rootfs"));
+        }
+        // Not root, or no room for device nodes: fall back to tar below.
+        let _ = fs::remove_dir_all(&bundle);
     }
     if layers.len() != 1 {
         return None;
