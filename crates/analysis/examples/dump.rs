@@ -22,6 +22,15 @@ fn main() {
         s.data_addr_taken.len(),
         s.exports.len()
     );
+    if let Ok(w) = std::env::var("DG_GLOBAL") {
+        let a = u64::from_str_radix(&w, 16).expect("hex");
+        println!("in globals: {:?}", s.globals.iter().find(|g| g.0 == a));
+        for (i, f) in s.functions.iter().enumerate() {
+            for st in f.global_stores.iter().filter(|st| st.addr == a) {
+                println!("  stored by {}: {:?}", s.function_name(i as u32), st);
+            }
+        }
+    }
     if let Ok(w) = std::env::var("DG_WHO") {
         let a = u64::from_str_radix(&w, 16).expect("hex");
         let idx = s.function_at(a).expect("in a function");

@@ -658,6 +658,7 @@ pub(crate) fn analyze_with<A: Arch>(
                 tail: c.tail,
                 args: c.args,
                 args_known: c.args_known,
+                strings: c.strings,
             })
             .collect();
         functions.push(Function {

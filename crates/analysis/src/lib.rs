@@ -64,7 +64,7 @@ pub fn complete_functions(
     let mut force: std::collections::HashSet<u64> = summary
         .functions
         .iter()
-        .filter(|f| f.calls.iter().any(|c| c.args_known))
+        .filter(|f| f.calls.iter().any(|c| c.args_known) || f.global_stores.iter().any(|s| s.known))
         .map(|f| f.entry)
         .collect();
     force.extend(

@@ -13,6 +13,9 @@ pub enum Loc {
     /// The memory at `[entry value of register + offset]`: a field of a structure the caller
     /// passed by pointer (e.g. glibc's `struct xid_command` for the setxid broadcast).
     RegDeref(u8, i32),
+    /// The value returned by the call at this address (in the same function): known when the
+    /// call names a syscall with a constant string (libseccomp resolves "seccomp" by name).
+    Ret(u64),
     /// The content of a global variable of this object (address, width in bytes): whatever
     /// reachable code of the object stores there, or its initial value.
     Global(u64, u8),
@@ -87,6 +90,8 @@ pub struct CallSite {
     /// Whether data flow computed `args`. When false, the values passed are not known yet
     /// (the function was only skimmed); [`crate::complete_functions`] computes them.
     pub args_known: bool,
+    /// Constant identifier strings the call passes (e.g. a syscall name given to a lookup).
+    pub strings: Vec<(Loc, String)>,
 }
 
 impl CallSite {
@@ -173,6 +178,8 @@ pub struct GlobalStore {
     pub addr: u64,
     pub size: u8,
     pub value: ValueSet,
+    /// False when the function was only skimmed: the value is not known yet.
+    pub known: bool,
 }
 
 /// Counters for reports and benchmarks.

@@ -129,9 +129,17 @@ pub struct ProgramGraph<'a> {
     /// Reached from a root, an indirect call or a fall-through (not only by direct calls): its
     /// parameters are unknown.
     unknown_entry: Vec<bool>,
+    /// Reached through an indirect call.
+    indirect_entry: Vec<bool>,
+    /// Objects whose code or data holds each live function's address.
+    takers: HashMap<FnId, BTreeSet<u32>>,
+    /// Reachable indirect call sites: (function, call index).
+    indirect_sites: Vec<(FnId, usize)>,
     taken_by: HashMap<FnId, FnId>,
     indirect_from: Option<(FnId, u64)>,
     queue: VecDeque<FnId>,
+    /// Syscall numbers by name, for values returned by name lookups.
+    syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
     args_needed: std::cell::RefCell<BTreeSet<FnId>>,
 }
 
@@ -142,6 +150,7 @@ impl<'a> ProgramGraph<'a> {
         bindings: &'a Bindings,
         summaries: &'a [Arc<ObjectSummary>],
         kind: ProgramKind,
+        syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
     ) -> ProgramSyscalls {
         let mut base = Vec::with_capacity(summaries.len());
         let mut total = 0;
@@ -160,9 +169,13 @@ impl<'a> ProgramGraph<'a> {
             region_base: Vec::new(),
             region_live: Vec::new(),
             unknown_entry: vec![false; total],
+            indirect_entry: vec![false; total],
+            takers: HashMap::new(),
+            indirect_sites: Vec::new(),
             taken_by: HashMap::new(),
             indirect_from: None,
             queue: VecDeque::new(),
+            syscall_number,
             args_needed: Default::default(),
         };
         let mut rtotal = 0;
@@ -186,8 +199,10 @@ impl<'a> ProgramGraph<'a> {
 
     fn reach(&mut self, f: FnId, why: Reason) {
         let g = self.gid(f);
-        if !matches!(why, Reason::Call { .. }) {
-            self.unknown_entry[g] = true;
+        match why {
+            Reason::Call { .. } => {}
+            Reason::Indirect { .. } => self.indirect_entry[g] = true,
+            _ => self.unknown_entry[g] = true,
         }
         if self.reason[g].is_none() {
             self.reason[g] = Some(why);
@@ -210,7 +225,7 @@ impl<'a> ProgramGraph<'a> {
             self.region_live[g] = true;
             let reg = &regions[r as usize];
             for &f in &reg.functions {
-                self.make_live(FnId { obj, func: f }, by);
+                self.make_live(FnId { obj, func: f }, by, obj);
             }
             stack.extend(reg.regions.iter().copied());
             if reg.continues && reg.end - reg.start < SHORT_REGION {
@@ -219,8 +234,9 @@ impl<'a> ProgramGraph<'a> {
         }
     }
 
-    fn make_live(&mut self, f: FnId, by: Option<FnId>) {
+    fn make_live(&mut self, f: FnId, by: Option<FnId>, taker: u32) {
         let g = self.gid(f);
+        self.takers.entry(f).or_default().insert(taker);
         if !self.live[g] {
             self.live[g] = true;
             if let Some(b) = by {
@@ -293,7 +309,7 @@ impl<'a> ProgramGraph<'a> {
                 self.reach(FnId { obj: oi, func: f }, Reason::InitFini);
             }
             for f in data_taken {
-                self.make_live(FnId { obj: oi, func: f }, None);
+                self.make_live(FnId { obj: oi, func: f }, None, oi);
             }
             for (r, region) in s.regions.iter().enumerate() {
                 if region.always_live {
@@ -302,7 +318,7 @@ impl<'a> ProgramGraph<'a> {
             }
             for sym in data_syms {
                 if let Some((f, _)) = self.bound_function(oi, sym) {
-                    self.make_live(f, None);
+                    self.make_live(f, None, oi);
                 }
             }
         }
@@ -343,7 +359,10 @@ impl<'a> ProgramGraph<'a> {
                             }
                         }
                     }
-                    CallTarget::Indirect => self.indirect_call(f, c.addr),
+                    CallTarget::Indirect => {
+                        self.indirect_sites.push((f, ci));
+                        self.indirect_call(f, c.addr)
+                    }
                 }
             }
             for &r in &func.data_refs {
@@ -356,11 +375,12 @@ impl<'a> ProgramGraph<'a> {
                         func: t,
                     },
                     Some(f),
+                    f.obj,
                 );
             }
             for &s in &func.symbols_taken {
                 if let Some((t, _)) = self.bound_function(f.obj, s) {
-                    self.make_live(t, Some(f));
+                    self.make_live(t, Some(f), f.obj);
                 }
             }
             // Falling off the end is recorded by the analysis as a tail call to the next address.
@@ -473,6 +493,16 @@ impl<'a> ProgramGraph<'a> {
                 break;
             }
         }
+        if std::env::var_os("DG_DEBUG_PARAM").is_some() {
+            for (kf, kl) in &demanded {
+                if let Some(v) = memo.get(&(*kf, *kl)) {
+                    eprintln!(
+                        "  resolved {kf:?} {kl:?}: values {:?} unknown {}",
+                        v.values, v.unknown
+                    );
+                }
+            }
+        }
         memo.get(&(f, loc))
             .cloned()
             .unwrap_or_else(Resolved::unknown)
@@ -522,6 +552,37 @@ impl<'a> ProgramGraph<'a> {
         loc: Loc,
     ) -> Resolved {
         match loc {
+            Loc::Ret(at) => {
+                // A value returned by a call that names a syscall: the lookup's answer.
+                let call = self.summary(f.obj).functions[f.func as usize]
+                    .calls
+                    .iter()
+                    .find(|c| c.addr == at);
+                let mut r = Resolved::default();
+                match call {
+                    Some(c) if !c.args_known => {
+                        self.args_needed.borrow_mut().insert(f);
+                        r.unknown = true;
+                    }
+                    Some(c) => {
+                        let named: Vec<u64> = c
+                            .strings
+                            .iter()
+                            .filter_map(|(_, s)| (self.syscall_number)(s))
+                            .collect();
+                        if named.is_empty() {
+                            r.unknown = true;
+                        }
+                        for n in named {
+                            if r.values.insert(n) {
+                                r.origin.insert(n, (f, at));
+                            }
+                        }
+                    }
+                    None => r.unknown = true,
+                }
+                return r;
+            }
             Loc::Global(g, size) => return self.compute_global(memo, demanded, f.obj, g, size),
             Loc::GlobalDeref(g, k) => {
                 return self.compute_global_deref(memo, demanded, f.obj, g, k)
@@ -529,11 +590,67 @@ impl<'a> ProgramGraph<'a> {
             _ => {}
         }
         let mut r = Resolved::default();
-        // Entered from a root, an indirect call or a fall-through: the caller is unknown.
-        if self.unknown_entry[self.gid(f)]
-            || (self.live[self.gid(f)] && self.indirect_from.is_some())
-        {
+        // Entered from a root: the caller is unknown.
+        if self.unknown_entry[self.gid(f)] {
             r.unknown = true;
+        }
+        // Entered through function pointers: the values come from the reachable indirect call
+        // sites of the objects that hold its address (a table of function pointers is called by
+        // the code that owns it). Only constants and values the data flow can follow count;
+        // an unknown argument at such a site is taken not to be meant for this function. This
+        // is the one assumption made here; the evidence records it.
+        if self.live[self.gid(f)]
+            && self.indirect_from.is_some()
+            && !self.unknown_entry[self.gid(f)]
+        {
+            let takers = self.takers.get(&f).cloned().unwrap_or_default();
+            let mut found = false;
+            for &(g, ci) in &self.indirect_sites {
+                if !takers.contains(&g.obj) {
+                    continue;
+                }
+                let call = &self.summary(g.obj).functions[g.func as usize].calls[ci];
+                if !call.args_known {
+                    self.args_needed.borrow_mut().insert(g);
+                    r.unknown = true;
+                    continue;
+                }
+                let site = (g, call.addr);
+                let v = call.arg(loc);
+                found = true;
+                for a in v.atoms {
+                    match a {
+                        Atom::Const(c) => {
+                            if r.values.insert(c) {
+                                r.origin.entry(c).or_insert(site);
+                            }
+                        }
+                        Atom::Param(l2) => {
+                            // Only the values: an unknown here is not meant for this function.
+                            let mut sub = Resolved::default();
+                            Self::absorb(memo, demanded, &mut sub, g, l2, site);
+                            for c in sub.values {
+                                if r.values.insert(c) {
+                                    r.origin
+                                        .insert(c, sub.origin.get(&c).copied().unwrap_or(site));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // No reachable indirect call in the objects holding the address: it was handed to
+            // other code, whose arguments we cannot attribute.
+            if !found {
+                r.unknown = true;
+            }
+            if std::env::var_os("DG_DEBUG_PARAM").is_some() {
+                eprintln!(
+                    "  indirect {f:?} {loc:?}: takers {takers:?}, values {:?} unknown {}",
+                    r.values, r.unknown
+                );
+            }
+            r.assumed = true;
         }
         if std::env::var_os("DG_DEBUG_PARAM").is_some() {
             eprintln!(
@@ -612,7 +729,12 @@ impl<'a> ProgramGraph<'a> {
     }
 
     /// Stores into the global `g` of object `obj` by reachable functions.
-    fn stores_to(&self, obj: u32, g: u64) -> Vec<(FnId, &dockergate_analysis::GlobalStore)> {
+    fn stores_to(
+        &self,
+        obj: u32,
+        g: u64,
+        width: u8,
+    ) -> Vec<(FnId, &dockergate_analysis::GlobalStore)> {
         let s = self.summary(obj);
         let mut out = Vec::new();
         for (fi, func) in s.functions.iter().enumerate() {
@@ -624,7 +746,7 @@ impl<'a> ProgramGraph<'a> {
                 continue;
             }
             for st in &func.global_stores {
-                if st.addr + st.size as u64 > g.saturating_sub(7) && st.addr < g + 8 {
+                if st.addr + st.size as u64 > g && st.addr < g + width as u64 {
                     out.push((f, st));
                 }
             }
@@ -650,8 +772,22 @@ impl<'a> ProgramGraph<'a> {
         else {
             return Resolved::unknown();
         };
+        if std::env::var_os("DG_DEBUG_PARAM").is_some() {
+            eprintln!(
+                "global {g:#x}: stores {:?}",
+                self.stores_to(obj, g, 8)
+                    .iter()
+                    .map(|(f, s)| (f.func, (*s).clone()))
+                    .collect::<Vec<_>>()
+            );
+        }
         r.values.insert(init);
-        for (f, st) in self.stores_to(obj, g) {
+        for (f, st) in self.stores_to(obj, g, size) {
+            if !st.known {
+                self.args_needed.borrow_mut().insert(f);
+                r.unknown = true;
+                continue;
+            }
             if st.addr != g || st.size != size {
                 r.unknown = true;
                 continue;
@@ -684,7 +820,7 @@ impl<'a> ProgramGraph<'a> {
             eprintln!(
                 "global deref {g:#x}+{k}: in globals {:?}, stores {:?}",
                 self.summary(obj).globals.iter().find(|(a, _, _)| *a == g),
-                self.stores_to(obj, g)
+                self.stores_to(obj, g, 8)
                     .iter()
                     .map(|(f, s)| (f.func, (*s).clone()))
                     .collect::<Vec<_>>()
@@ -706,7 +842,12 @@ impl<'a> ProgramGraph<'a> {
         if init != 0 || written {
             r.unknown = true;
         }
-        for (f, st) in self.stores_to(obj, g) {
+        for (f, st) in self.stores_to(obj, g, 8) {
+            if !st.known {
+                self.args_needed.borrow_mut().insert(f);
+                r.unknown = true;
+                continue;
+            }
             if st.addr != g || st.size != 8 {
                 r.unknown = true;
                 continue;
@@ -814,6 +955,8 @@ impl<'a> ProgramGraph<'a> {
 struct Resolved {
     values: BTreeSet<u64>,
     unknown: bool,
+    /// Resolved through the indirect-call assumption.
+    assumed: bool,
     /// For each value, the call site that passes it.
     origin: BTreeMap<u64, (FnId, u64)>,
 }

@@ -257,7 +257,10 @@ impl Session {
                     let sink: dockergate_cache::WarningSink =
                         Arc::new(move |w: &str| bar.suspend(|| eprintln!("warning: {w}")));
                     match Cache::open(&loc, Some(sink)) {
-                        Ok(c) => Some(c),
+                        Ok(c) => {
+                            c.set_threads(rayon::current_num_threads());
+                            Some(c)
+                        }
                         Err(e) => {
                             self.say(&format!("warning: {e}; going on without the cache"));
                             None
@@ -349,13 +352,18 @@ impl Session {
         ));
         if self.verbose > 1 || s.hashed_files > 0 {
             self.say(&format!(
-                "cache: hashed {} files ({}) in {:.3} s, fetched {} entries ({}) in {:.3} s",
+                "cache: hashed {} files ({}) in {:.3} s, fetched {} entries ({}) in {:.3} s{}",
                 s.hashed_files,
                 mib(s.hashed_bytes),
                 s.hash_time.as_secs_f64(),
                 s.fetched,
                 mib(s.fetched_bytes),
-                s.fetch_time.as_secs_f64()
+                s.fetch_time.as_secs_f64(),
+                if s.unprefetched > 0 {
+                    format!(", {} looked up one by one", s.unprefetched)
+                } else {
+                    String::new()
+                }
             ));
         }
     }

@@ -241,6 +241,7 @@ pub fn analyze_image(
     // Reachability per program, in parallel. A program whose syscall numbers depend on call
     // sites that were only skimmed asks for those functions to be completed (data flow run);
     // it is analysed again with the completed summaries, until nothing more is needed.
+    let syscall_number = |name: &str| SyscallTable::X86_64.number(name);
     let bind_cache = BindCache::default();
     let bindings: Vec<Bindings> = units
         .par_iter()
@@ -261,6 +262,7 @@ pub fn analyze_image(
                 &bindings[i],
                 &sums?,
                 u.kind,
+                &syscall_number,
             ))
         };
     let mut results: Vec<Option<ProgramSyscalls>> = (0..units.len())
@@ -279,7 +281,10 @@ pub fn analyze_image(
                 let done = summaries
                     .get(&node)
                     .and_then(|s| s.functions.get(func as usize))
-                    .is_none_or(|f| f.calls.iter().all(|c| c.args_known));
+                    .is_none_or(|f| {
+                        f.calls.iter().all(|c| c.args_known)
+                            && f.global_stores.iter().all(|s| s.known)
+                    });
                 if !done {
                     if timing && std::env::var_os("DG_REQUESTS").is_some() {
                         let sm = &summaries[&node];

@@ -42,6 +42,8 @@ pub struct RawCall {
     pub args: Vec<(Loc, ValueSet)>,
     /// False when only the state-free pass ran: `args` is empty, not "all unknown".
     pub args_known: bool,
+    /// Constant identifier strings passed (a name a lookup function may resolve).
+    pub strings: Vec<(Loc, String)>,
 }
 
 /// What the data flow of one function finds.

@@ -543,6 +543,26 @@ impl<'c, 'a> Flow<'c, 'a> {
                     }
                 }
             }
+            // Stores to fixed addresses (globals), values unknown until data flow runs.
+            if ins.op_count() > 0
+                && ins.op0_kind() == OpKind::Memory
+                && !matches!(
+                    ins.mnemonic(),
+                    Mnemonic::Cmp | Mnemonic::Test | Mnemonic::Push | Mnemonic::Bt
+                )
+                && ins.flow_control() == FlowControl::Next
+            {
+                if let MemAddr::Abs(a) = self.mem_addr(&unknown, &ins) {
+                    if !self.ctx.is_code(a) {
+                        self.facts.global_stores.push(crate::summary::GlobalStore {
+                            addr: a,
+                            size: ins.memory_size().size().min(255) as u8,
+                            value: ValueSet::unknown(),
+                            known: false,
+                        });
+                    }
+                }
+            }
             match ins.flow_control() {
                 FlowControl::Call | FlowControl::IndirectCall => {
                     let target = self.branch_target(&unknown, &ins);
@@ -552,6 +572,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                         tail: false,
                         args: Vec::new(),
                         args_known: false,
+                        strings: Vec::new(),
                     });
                 }
                 FlowControl::UnconditionalBranch | FlowControl::IndirectBranch => {
@@ -565,6 +586,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                         tail: true,
                         args: Vec::new(),
                         args_known: false,
+                        strings: Vec::new(),
                     });
                 }
                 FlowControl::ConditionalBranch
@@ -577,6 +599,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                         tail: true,
                         args: Vec::new(),
                         args_known: false,
+                        strings: Vec::new(),
                     });
                 }
                 _ => {}
@@ -610,6 +633,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                     tail: true,
                     args: Vec::new(),
                     args_known: false,
+                    strings: Vec::new(),
                 });
             }
         }
@@ -702,6 +726,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                         tail: true,
                         args,
                         args_known: true,
+                        strings: Vec::new(),
                     });
                 }
             }
@@ -891,6 +916,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                     addr: a,
                     size: size.min(255) as u8,
                     value: v.to_set(),
+                    known: true,
                 });
             }
             MemAddr::ParamDeref(r, off) => {
@@ -1318,19 +1344,47 @@ impl<'c, 'a> Flow<'c, 'a> {
         RawTarget::Indirect
     }
 
+    /// Constant strings passed to a call (identifiers only: names that a lookup may resolve).
+    fn call_strings(&self, args: &[(Loc, ValueSet)]) -> Vec<(Loc, String)> {
+        let mut out = Vec::new();
+        for (loc, v) in args {
+            for a in &v.atoms {
+                if let crate::summary::Atom::Const(p) = a {
+                    if self.ctx.is_code(*p) {
+                        continue;
+                    }
+                    if let Some(bytes) = self.ctx.elf.c_string_at(self.ctx.data, *p, 64) {
+                        if !bytes.is_empty()
+                            && bytes
+                                .iter()
+                                .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                        {
+                            out.push((*loc, String::from_utf8_lossy(bytes).into_owned()));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
     fn on_call(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
         let target = self.branch_target(st, ins);
         if self.recording {
             let args = self.call_args(st, false);
+            let strings = self.call_strings(&args);
             self.facts.calls.push(RawCall {
                 addr: ins.ip(),
                 target,
                 tail: false,
                 args,
                 args_known: true,
+                strings,
             });
         }
         self.clobber_after_call(st);
+        // What the call returns: resolvable when a call names a syscall by string.
+        st.regs[RAX] = Val::Param(Loc::Ret(ins.ip()));
     }
 
     fn on_jump(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
@@ -1350,6 +1404,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                 tail: true,
                 args,
                 args_known: true,
+                strings: Vec::new(),
             });
         }
     }
