@@ -105,6 +105,10 @@ pub struct Stats {
     pub fetched_bytes: u64,
     pub hash_time: Duration,
     pub fetch_time: Duration,
+    /// Objects whose key the prefetch did not know (hashed again, looked up one by one).
+    pub unprefetched: u64,
+    /// Objects found only under another analyser version or summary layout.
+    pub other_versions: u64,
 }
 
 impl Stats {
@@ -153,6 +157,7 @@ struct Counters {
     corrupt: AtomicU64,
     written: AtomicU64,
     not_written: AtomicU64,
+    unprefetched: AtomicU64,
 }
 
 /// The cache, for one process. Shared by reference between the pipeline's threads.
@@ -174,6 +179,8 @@ pub struct Cache {
     warnings: Mutex<Vec<String>>,
     sink: Option<WarningSink>,
     started: Instant,
+    /// Threads of the prefetch (0: one per core).
+    threads: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -231,6 +238,7 @@ impl Cache {
             warnings: Mutex::new(warnings),
             sink,
             started: Instant::now(),
+            threads: AtomicU64::new(0),
         })
     }
 
@@ -267,6 +275,7 @@ impl Cache {
         s.corrupt = self.counters.corrupt.load(Relaxed);
         s.written = self.counters.written.load(Relaxed);
         s.not_written = self.counters.not_written.load(Relaxed);
+        s.unprefetched = self.counters.unprefetched.load(Relaxed);
         s
     }
 
@@ -321,6 +330,11 @@ impl Cache {
         None
     }
 
+    /// How many threads [`Cache::prefetch`] hashes with (0, the default: one per core).
+    pub fn set_threads(&self, n: usize) {
+        self.threads.store(n as u64, Relaxed);
+    }
+
     /// Marks a prefetch as under way: [`SummarySource::summary`] calls wait for it from now
     /// on. Call before starting [`Cache::prefetch`] on another thread.
     pub fn begin_prefetch(&self) {
@@ -334,15 +348,6 @@ impl Cache {
     /// pipeline's) and fetches, in one batch, every summary the cache has for them.
     pub fn prefetch(&self, fs: &ImageFs, catalog: &ElfCatalog) {
         self.begin_prefetch();
-        // Whatever happens here, the waiting threads are released.
-        struct Release<'a>(&'a Cache, Option<Prefetched>);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                let mut st = lock(&self.0.prefetch);
-                *st = PrefetchState::Done(self.1.take().unwrap_or_default());
-                self.0.prefetch_done.notify_all();
-            }
-        }
         let mut release = Release(self, None);
         if !self.is_enabled() {
             return;
@@ -353,11 +358,15 @@ impl Cache {
             .filter_map(|e| Some((e.elf.as_ref().ok()?, e)))
             .collect();
         let t0 = Instant::now();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 8)
-            .min(items.len().max(1));
+        let threads = match self.threads.load(Relaxed) as usize {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(8),
+            n => n,
+        }
+        .min(items.len())
+        .max(1);
         let next = AtomicU64::new(0);
         let hashed: Vec<(usize, Key, usize)> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
@@ -387,18 +396,63 @@ impl Cache {
                 .flat_map(|w| w.join().unwrap_or_default())
                 .collect()
         });
-        let hash_time = t0.elapsed();
+        let hashed: Vec<(Arc<ElfObject>, Key, usize)> = hashed
+            .into_iter()
+            .map(|(i, key, len)| (items[i].0.clone(), key, len))
+            .collect();
+        release.1 = Some(self.fetch_prefetched(hashed, t0.elapsed()));
+    }
+
+    /// Fetches, in one batch, the summaries the cache has for objects the caller has read
+    /// (what [`Cache::prefetch`] does for an image); later lookups of the same bytes are served
+    /// from it.
+    pub fn prefetch_bytes(&self, objects: &[(&[u8], &ElfObject)]) {
+        self.begin_prefetch();
+        let mut release = Release(self, None);
+        let t0 = Instant::now();
+        let mut p = Prefetched::default();
+        for (bytes, elf) in objects {
+            p.asked.insert(Key {
+                content: content_hash(bytes),
+                version: ANALYSIS_VERSION,
+                layout: self.layout,
+                arch: entry::arch_code(elf),
+            });
+        }
+        let keys: Vec<Key> = p.asked.iter().copied().collect();
+        release.1 = Some(self.fetch_keys(p, keys, t0.elapsed(), objects.len()));
+    }
+
+    /// The batch fetch of a prefetch, for objects already hashed.
+    fn fetch_prefetched(
+        &self,
+        hashed: Vec<(Arc<ElfObject>, Key, usize)>,
+        hash_time: Duration,
+    ) -> Prefetched {
         let mut p = Prefetched::default();
         let mut hashed_bytes = 0;
-        for &(i, key, len) in &hashed {
-            let elf = items[i].0;
-            p.by_elf
-                .insert(Arc::as_ptr(elf) as usize, (elf.clone(), key, len));
+        let n = hashed.len();
+        for (elf, key, len) in hashed {
             p.asked.insert(key);
             hashed_bytes += len as u64;
+            p.by_elf.insert(Arc::as_ptr(&elf) as usize, (elf, key, len));
         }
+        if n == 0 {
+            return p;
+        }
+        lock(&self.prefetch_stats).hashed_bytes = hashed_bytes;
+        let keys: Vec<Key> = p.asked.iter().copied().collect();
+        self.fetch_keys(p, keys, hash_time, n)
+    }
+
+    fn fetch_keys(
+        &self,
+        mut p: Prefetched,
+        mut keys: Vec<Key>,
+        hash_time: Duration,
+        hashed_files: usize,
+    ) -> Prefetched {
         let t1 = Instant::now();
-        let mut keys: Vec<Key> = p.asked.iter().copied().collect();
         keys.sort();
         let fetched = self.with_store(true, |s| s.fetch(&keys));
         let fetched_ok = fetched.is_some();
@@ -408,29 +462,44 @@ impl Cache {
             bytes += v.len() as u64;
             p.values.insert(k, v);
         }
+        let mut other_versions = 0;
         if !fetched_ok {
             // Nothing known about these keys: let lookups ask again (or not at all).
             p.asked.clear();
+        } else if p.values.len() < keys.len() {
+            // Misses that another analyser version (or summary layout) has entries for.
+            let missing: Vec<Key> = keys
+                .iter()
+                .filter(|k| !p.values.contains_key(k))
+                .copied()
+                .collect();
+            other_versions = self
+                .with_store(true, |s| s.count_other_versions(&missing))
+                .unwrap_or(0);
+            if other_versions > 0 {
+                self.warn(format!(
+                    "{other_versions} object(s) are in the cache {} only from another analyser version (this one is {ANALYSIS_VERSION}, summary layout {:016x}): they are analysed again and stored for this version (`dockergate cache clear --stale` removes the old entries)",
+                    self.location.describe(),
+                    self.layout
+                ));
+            }
         }
         {
             let mut st = lock(&self.prefetch_stats);
-            st.hashed_files = hashed.len() as u64;
-            st.hashed_bytes = hashed_bytes;
+            st.hashed_files = hashed_files as u64;
             st.fetched = n;
             st.fetched_bytes = bytes;
             st.hash_time = hash_time;
             st.fetch_time = t1.elapsed();
+            st.other_versions = other_versions;
         }
-        release.1 = Some(p);
+        p
     }
 
-    /// The key of an object, and its stored value when the prefetch has it. `Err(())` when
-    /// the prefetch asked and the cache does not have it.
-    fn prefetched(
-        &self,
-        bytes: &[u8],
-        elf: &ElfObject,
-    ) -> (Option<Key>, Result<Option<Vec<u8>>, ()>) {
+    /// The key of an object when the prefetch hashed it (found by the address of its parsed
+    /// headers, which the prefetch keeps alive, and checked by size). Waits for a prefetch
+    /// under way.
+    fn prefetched_key(&self, bytes: &[u8], elf: &ElfObject) -> Option<Key> {
         let mut st = lock(&self.prefetch);
         while matches!(*st, PrefetchState::Running) {
             st = self
@@ -438,32 +507,39 @@ impl Cache {
                 .wait(st)
                 .unwrap_or_else(|p| p.into_inner());
         }
+        let PrefetchState::Done(p) = &*st else {
+            return None;
+        };
+        let &(_, key, len) = p.by_elf.get(&(elf as *const ElfObject as usize))?;
+        (len == bytes.len()).then_some(key)
+    }
+
+    /// What the prefetch learnt about a key: `Ok(Some(value))`, `Err(())` when it asked and
+    /// the cache does not have it, `Ok(None)` when it did not ask.
+    fn prefetched_value(&self, key: &Key) -> Result<Option<Vec<u8>>, ()> {
+        let mut st = lock(&self.prefetch);
         let PrefetchState::Done(p) = &mut *st else {
-            return (None, Ok(None));
+            return Ok(None);
         };
-        let Some(&(_, key, len)) = p.by_elf.get(&(elf as *const ElfObject as usize)) else {
-            return (None, Ok(None));
-        };
-        if len != bytes.len() {
-            return (None, Ok(None));
-        }
-        match p.values.remove(&key) {
-            Some(v) => (Some(key), Ok(Some(v))),
-            None if p.asked.contains(&key) => (Some(key), Err(())),
-            None => (Some(key), Ok(None)),
+        match p.values.remove(key) {
+            Some(v) => Ok(Some(v)),
+            None if p.asked.contains(key) => Err(()),
+            None => Ok(None),
         }
     }
 
     /// The summary of an object from the cache, if it has an intact one.
     fn lookup(&self, bytes: &[u8], elf: &ElfObject) -> (Key, Option<ObjectSummary>, bool) {
-        let (key, value) = self.prefetched(bytes, elf);
-        let key = key.unwrap_or_else(|| Key {
-            content: content_hash(bytes),
-            version: ANALYSIS_VERSION,
-            layout: self.layout,
-            arch: entry::arch_code(elf),
+        let key = self.prefetched_key(bytes, elf).unwrap_or_else(|| {
+            self.counters.unprefetched.fetch_add(1, Relaxed);
+            Key {
+                content: content_hash(bytes),
+                version: ANALYSIS_VERSION,
+                layout: self.layout,
+                arch: entry::arch_code(elf),
+            }
         });
-        let value = match value {
+        let value = match self.prefetched_value(&key) {
             Ok(Some(v)) => Some(v),
             Err(()) => None,
             Ok(None) => self
@@ -635,6 +711,18 @@ impl Cache {
             }
             Err(e) => Err(e.to_string()),
         }
+    }
+}
+
+/// Ends a prefetch when dropped, whatever happened: the waiting threads are released (with
+/// what was fetched, or nothing).
+struct Release<'a>(&'a Cache, Option<Prefetched>);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        let mut st = lock(&self.0.prefetch);
+        *st = PrefetchState::Done(self.1.take().unwrap_or_default());
+        self.0.prefetch_done.notify_all();
     }
 }
 

@@ -190,6 +190,31 @@ impl Store for PgStore {
         Ok(out)
     }
 
+    fn count_other_versions(&mut self, keys: &[Key]) -> Result<u64, StoreError> {
+        let what = format!("cannot read the cache in {}", redact(&self.url));
+        let mut n = 0;
+        let mut groups: std::collections::BTreeMap<(u32, u64), Vec<&Key>> = Default::default();
+        for k in keys {
+            groups.entry((k.version, k.layout)).or_default().push(k);
+        }
+        for ((version, layout), ks) in groups {
+            let contents: Vec<&[u8]> = ks.iter().map(|k| &k.content[..]).collect();
+            let arches: Vec<i64> = ks.iter().map(|k| i64::from(k.arch)).collect();
+            let row = self
+                .client
+                .query_one(
+                    "SELECT count(*) FROM UNNEST($1::bytea[], $2::int8[]) AS k(c, a)
+                     WHERE EXISTS (SELECT 1 FROM dockergate_summaries s
+                                   WHERE s.content = k.c AND s.arch = k.a
+                                     AND (s.version <> $3 OR s.layout <> $4))",
+                    &[&contents, &arches, &(version as i32), &(layout as i64)],
+                )
+                .map_err(|e| classify(e, &what))?;
+            n += row.get::<_, i64>(0) as u64;
+        }
+        Ok(n)
+    }
+
     fn insert(&mut self, rows: &[(Key, Vec<u8>)], replace: bool) -> Result<u64, StoreError> {
         let what = format!("cannot write to the cache in {}", redact(&self.url));
         let sql = format!(

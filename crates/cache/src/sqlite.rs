@@ -200,9 +200,17 @@ impl SqliteStore {
     /// WAL mode, and the tables; refuses files that are some other program's database.
     fn init(&self, conn: &Connection) -> Result<(), StoreError> {
         let what = format!("cannot set up {}", self.path.display());
-        let (app, schema) = header_ids(conn).map_err(|e| classify(e, &what))?;
-        let fresh =
-            app == 0 && schema == 0 && table_count(conn).map_err(|e| classify(e, &what))? == 0;
+        // One statement, one snapshot: another process may be creating the tables right now.
+        let (app, schema, tables): (i32, i32, i64) = conn
+            .query_row(
+                "SELECT (SELECT application_id FROM pragma_application_id()),
+                        (SELECT user_version FROM pragma_user_version()),
+                        (SELECT count(*) FROM sqlite_master)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| classify(e, &what))?;
+        let fresh = app == 0 && schema == 0 && tables == 0;
         if !fresh {
             if app != APPLICATION_ID {
                 return Err(StoreError::Other(format!(
@@ -323,15 +331,14 @@ fn file_uri(path: &Path) -> String {
     s
 }
 
-/// `PRAGMA application_id` and `PRAGMA user_version`.
+/// `PRAGMA application_id` and `PRAGMA user_version`, read in one snapshot.
 fn header_ids(conn: &Connection) -> rusqlite::Result<(i32, i32)> {
-    let app = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
-    let schema = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    Ok((app, schema))
-}
-
-fn table_count(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+    conn.query_row(
+        "SELECT (SELECT application_id FROM pragma_application_id()),
+                (SELECT user_version FROM pragma_user_version())",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 trait ImmediateTx {
@@ -383,6 +390,31 @@ impl Store for SqliteStore {
         }
         tx.finish().map_err(|e| classify(e, what))?;
         Ok(out)
+    }
+
+    fn count_other_versions(&mut self, keys: &[Key]) -> Result<u64, StoreError> {
+        let what = "cannot read the cache";
+        let conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(|e| classify(e, what))?;
+        let mut n = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM summaries WHERE content = ?1 AND arch = ?4 AND (version <> ?2 OR layout <> ?3))",
+                )
+                .map_err(|e| classify(e, what))?;
+            for k in keys {
+                let (c, v, l, a) = key_params(k);
+                let found: bool = stmt
+                    .query_row(params![c, v, l, a], |r| r.get(0))
+                    .map_err(|e| classify(e, what))?;
+                n += u64::from(found);
+            }
+        }
+        tx.finish().map_err(|e| classify(e, what))?;
+        Ok(n)
     }
 
     fn insert(&mut self, rows: &[(Key, Vec<u8>)], replace: bool) -> Result<u64, StoreError> {

@@ -85,6 +85,9 @@ pub enum ClearWhat {
 pub trait Store: Send {
     /// The stored values of those of `keys` that are present (any order, each at most once).
     fn fetch(&mut self, keys: &[Key]) -> Result<Vec<(Key, Vec<u8>)>, StoreError>;
+    /// How many of `keys` have entries of another analyser version or summary layout only
+    /// (for a warning: those objects are analysed again).
+    fn count_other_versions(&mut self, keys: &[Key]) -> Result<u64, StoreError>;
     /// Stores values. An existing entry is kept as it is (inserts are idempotent: results are
     /// a function of the key), unless `replace` (the stored value was found damaged). Returns
     /// how many entries were written.

@@ -270,6 +270,39 @@ fn other_versions_and_misplaced_rows() {
     let (h, m, w) = run(&loc, "misplaced");
     assert_eq!((h, m), (objs.len() as u64 - 1, 1), "{w:?}");
     assert!(w.iter().any(|w| w.contains("checksum")), "{w:?}");
+    // Object 2 only under another analyser version: a warning, analysed again, stored.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let k2 = entry::Key::of(&objs[2].bytes, &objs[2].elf).unwrap();
+    c.execute(
+        "UPDATE summaries SET version = version + 7 WHERE content = ?1",
+        [&k2.content[..]],
+    )
+    .unwrap();
+    drop(c);
+    let (cache, warnings) = open(&loc);
+    let batch: Vec<(&[u8], &dockergate_elf::ElfObject)> =
+        objs.iter().map(|o| (o.bytes.as_slice(), &o.elf)).collect();
+    cache.prefetch_bytes(&batch);
+    ask_all(&cache);
+    let s = cache.finish("other version");
+    drop(cache);
+    assert_eq!(
+        (s.hits, s.misses, s.other_versions),
+        (objs.len() as u64 - 1, 1, 1)
+    );
+    assert_eq!(s.fetched, objs.len() as u64 - 1, "one batch");
+    let w = warnings.lock().unwrap().clone();
+    assert!(
+        w.iter().any(|w| w.contains("another analyser version")),
+        "{w:?}"
+    );
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute(
+        "DELETE FROM summaries WHERE content = ?1 AND version <> ?2",
+        rusqlite::params![&k2.content[..], i64::from(k2.version)],
+    )
+    .unwrap();
+    drop(c);
     let (cache, _) = open(&loc);
     let info = cache.info().unwrap();
     assert_eq!(info.entries, objs.len() as u64 + 2);

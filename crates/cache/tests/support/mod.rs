@@ -119,8 +119,10 @@ pub fn concurrent_threads(loc: &Location, threads: usize) {
         for t in 0..threads {
             let barrier = &barrier;
             s.spawn(move || {
-                let (cache, warnings) = open(loc);
+                // Everyone reaches the barrier, even when opening fails (then reported).
+                let opened = std::panic::catch_unwind(|| open(loc));
                 barrier.wait();
+                let (cache, warnings) = opened.unwrap_or_else(|e| std::panic::resume_unwind(e));
                 ask_all(&cache);
                 let st = cache.finish(&format!("thread {t}"));
                 assert_eq!(st.objects(), n);
