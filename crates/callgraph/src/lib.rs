@@ -107,6 +107,8 @@ pub struct ProgramSyscalls {
     pub reachable_functions: usize,
     pub total_functions: usize,
     pub makes_indirect_calls: bool,
+    /// Plugin exports whose parameters would be syscall numbers: "object function".
+    pub plugin_export_params: Vec<String>,
     /// Call sites whose argument values were needed but not computed (only skimmed): the
     /// functions (object index in the program, function index) to complete and re-analyse.
     pub args_needed: Vec<(u32, u32)>,
@@ -131,6 +133,10 @@ pub struct ProgramGraph<'a> {
     unknown_entry: Vec<bool>,
     /// Reached through an indirect call.
     indirect_entry: Vec<bool>,
+    /// An exported function of a plugin: its host calls it.
+    export_entry: Vec<bool>,
+    /// Plugin exports whose parameter feeds a syscall number (see `compute_param`).
+    export_params: std::cell::RefCell<BTreeSet<FnId>>,
     /// Objects whose code or data holds each live function's address.
     takers: HashMap<FnId, BTreeSet<u32>>,
     /// Reachable indirect call sites: (function, call index).
@@ -170,6 +176,8 @@ impl<'a> ProgramGraph<'a> {
             region_live: Vec::new(),
             unknown_entry: vec![false; total],
             indirect_entry: vec![false; total],
+            export_entry: vec![false; total],
+            export_params: Default::default(),
             takers: HashMap::new(),
             indirect_sites: Vec::new(),
             taken_by: HashMap::new(),
@@ -202,6 +210,7 @@ impl<'a> ProgramGraph<'a> {
         match why {
             Reason::Call { .. } => {}
             Reason::Indirect { .. } => self.indirect_entry[g] = true,
+            Reason::Export => self.export_entry[g] = true,
             _ => self.unknown_entry[g] = true,
         }
         if self.reason[g].is_none() {
@@ -594,6 +603,12 @@ impl<'a> ProgramGraph<'a> {
         if self.unknown_entry[self.gid(f)] {
             r.unknown = true;
         }
+        // An exported function of a plugin, called by a host that found it with dlsym: per the
+        // plugin assumption (hosts load plugins and call their entry points, they do not hand
+        // them syscall numbers), its parameters add no syscall. Reported in the evidence.
+        if self.export_entry[self.gid(f)] && !self.unknown_entry[self.gid(f)] {
+            self.export_params.borrow_mut().insert(f);
+        }
         // Entered through function pointers: the values come from the reachable indirect call
         // sites of the objects that hold its address (a table of function pointers is called by
         // the code that owns it). Only constants and values the data flow can follow count;
@@ -940,6 +955,18 @@ impl<'a> ProgramGraph<'a> {
                 }
             }
         }
+        out.plugin_export_params = self
+            .export_params
+            .borrow()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    self.object_path(f.obj),
+                    self.summary(f.obj).function_name(f.func)
+                )
+            })
+            .collect();
         out.args_needed = self
             .args_needed
             .borrow()

@@ -47,6 +47,13 @@ pub struct Evidence {
     pub syscalls: BTreeMap<String, SyscallEvidence>,
     pub programs: Vec<ProgramEvidence>,
     pub unresolved: Vec<UnresolvedSite>,
+    /// Sites with unknown numbers that only plugins reach (not fatal; see the README).
+    pub plugin_only_unresolved: Vec<UnresolvedSite>,
+    /// Plugin exports whose parameters would be syscall numbers: not counted (the plugin
+    /// assumption: hosts do not hand plugins syscall numbers).
+    pub plugin_export_params: Vec<String>,
+    /// Interpreter raw-syscall builtins whose numbers come from scripts, none of which use it.
+    pub script_syscalls: Vec<String>,
 }
 
 impl Evidence {
@@ -59,6 +66,9 @@ impl Evidence {
             syscalls: BTreeMap::new(),
             programs: Vec::new(),
             unresolved: Vec::new(),
+            plugin_only_unresolved: Vec::new(),
+            plugin_export_params: Vec::new(),
+            script_syscalls: Vec::new(),
         }
     }
 

@@ -35,6 +35,56 @@ pub enum UnresolvedPolicy {
     Ignore,
 }
 
+/// Interpreter builtins that pass a script's number to `syscall()`, and their language.
+const SCRIPT_SYSCALL_BUILTINS: &[(&str, &str)] =
+    &[("Perl_pp_syscall", "perl"), ("rb_f_syscall", "ruby")];
+
+/// The first script of the image (by path) in `lang` that uses the raw-syscall builtin.
+fn script_using_raw_syscall(fs: &ImageFs, lang: &str) -> Option<String> {
+    let exts: &[&str] = match lang {
+        "perl" => &[".pl", ".pm", ".ph", ".t", ".cgi"],
+        _ => &[".rb"],
+    };
+    for (path, id) in fs.walk() {
+        let node = fs.node(id);
+        if !node.is_file() || node.size() > (4 << 20) {
+            continue;
+        }
+        let by_name = exts.iter().any(|e| path.ends_with(e));
+        let Ok(head) = fs.read_prefix(id, 128, &path) else {
+            continue;
+        };
+        let by_shebang = head.starts_with(b"#!")
+            && head
+                .split(|b| *b == b'\n')
+                .next()
+                .is_some_and(|l| l.windows(lang.len()).any(|w| w == lang.as_bytes()));
+        if !by_name && !by_shebang {
+            continue;
+        }
+        let Ok(text) = fs.read(id, &path) else {
+            continue;
+        };
+        let uses = text.windows(7).enumerate().any(|(i, w)| {
+            w == b"syscall"
+                && (i == 0
+                    || !(text[i - 1].is_ascii_alphanumeric()
+                        || text[i - 1] == b'_'
+                        || text[i - 1] == b':'
+                        || text[i - 1] == b'$'
+                        || text[i - 1] == b'>'))
+                && text[i + 7..]
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace())
+                    .is_some_and(|b| matches!(b, b'(' | b'&' | b'$' | b'0'..=b'9' | b'S'))
+        });
+        if uses {
+            return Some(path);
+        }
+    }
+    None
+}
+
 /// Rounds of "complete the skimmed functions a program needs, analyse it again".
 const MAX_COMPLETION_ROUNDS: usize = 8;
 
@@ -363,6 +413,8 @@ pub fn analyze_image(
     let mut evidence = Evidence::new(&opts.image_name, opts.runtime);
     let mut per_syscall: BTreeMap<(SyscallTable, &'static str), (usize, Witness, String)> =
         BTreeMap::new();
+    let mut plugin_unresolved: BTreeMap<(String, String), UnresolvedSite> = BTreeMap::new();
+    let mut plugin_assumptions: BTreeSet<String> = BTreeSet::new();
     let mut unresolved: BTreeMap<(String, String), UnresolvedSite> = BTreeMap::new();
     let mut invalid_numbers: BTreeSet<(String, u64)> = BTreeSet::new();
     for (i, r) in &analysed {
@@ -385,10 +437,19 @@ pub fn analyze_image(
                 }
             }
         }
+        // A site that only plugins reach (orphan shared objects that some host might dlopen)
+        // takes its number from a host that would have to pass it: reported, not fatal.
         for site in &r.unresolved {
-            unresolved
-                .entry((site.object.clone(), site.address.clone()))
+            let map = if u.kind == ProgramKind::Plugin {
+                &mut plugin_unresolved
+            } else {
+                &mut unresolved
+            };
+            map.entry((site.object.clone(), site.address.clone()))
                 .or_insert_with(|| site.clone());
+        }
+        for e in &r.plugin_export_params {
+            plugin_assumptions.insert(e.clone());
         }
         evidence.programs.push(ProgramEvidence {
             path: u.path.clone(),
@@ -426,8 +487,38 @@ pub fn analyze_image(
     for (path, nr) in invalid_numbers {
         warnings.push(format!("{path} can issue syscall number {nr:#x}, which no kernel table names (it fails with ENOSYS); not allowed"));
     }
+    for k in unresolved.keys() {
+        plugin_unresolved.remove(k);
+    }
+    // Raw syscalls of interpreted code (perl's `syscall` builtin): the number comes from a
+    // script. When no script of the image uses the builtin, the site makes no syscall.
+    let mut script_checked: BTreeMap<&'static str, Option<String>> = BTreeMap::new();
+    unresolved.retain(|_, site| {
+        let Some(&(builtin, lang)) = SCRIPT_SYSCALL_BUILTINS.iter().find(|(b, _)| site.chain.iter().any(|s| s.function == *b)) else {
+            return true;
+        };
+        let user = script_checked.entry(lang).or_insert_with(|| script_using_raw_syscall(fs, lang)).clone();
+        match user {
+            Some(script) => {
+                warnings.push(format!("{script} calls the {lang} syscall builtin: the numbers its scripts pass are unknown"));
+                true
+            }
+            None => {
+                evidence.script_syscalls.push(format!("{} {}: {builtin} passes a script's number; no {lang} code of the image uses it", site.object, site.address));
+                false
+            }
+        }
+    });
     let unresolved: Vec<UnresolvedSite> = unresolved.into_values().collect();
     evidence.unresolved = unresolved.clone();
+    evidence.plugin_only_unresolved = plugin_unresolved.into_values().collect();
+    evidence.plugin_export_params = plugin_assumptions.into_iter().collect();
+    if !evidence.plugin_only_unresolved.is_empty() {
+        warnings.push(format!(
+            "{} syscall site(s) with unknown numbers are reachable only from plugins no program of the image loads by name (see plugin_only_unresolved in the evidence); not allowed",
+            evidence.plugin_only_unresolved.len()
+        ));
+    }
     let report = ImageReport {
         profile,
         evidence,
