@@ -483,7 +483,9 @@ pub(crate) fn analyze_with<A: Arch>(
     let calls_wrapper_import = |f: &crate::arch::FunctionFacts| {
         f.calls.iter().any(|c| match c.target {
             RawTarget::Symbol(s) => elf.dynsym.get(s as usize).is_some_and(|d| {
-                !d.defined && crate::SYSCALL_WRAPPER_NAMES.contains(&d.name.as_str())
+                !d.defined
+                    && (crate::SYSCALL_WRAPPER_NAMES.contains(&d.name.as_str())
+                        || crate::STRING_ARG_IMPORTS.contains(&d.name.as_str()))
             }),
             _ => false,
         })

@@ -26,6 +26,29 @@ include!(concat!(env!("OUT_DIR"), "/version.rs"));
 /// function whose argument values turn out to be needed.
 pub const SYSCALL_WRAPPER_NAMES: &[&str] = &["syscall"];
 
+/// Imports whose constant string arguments matter to the image-level analysis (programs an
+/// exec runs, libraries a dlopen loads, symbols a dlsym looks up): their callers get data flow
+/// up front so that the strings are recorded.
+pub const STRING_ARG_IMPORTS: &[&str] = &[
+    "execve",
+    "execv",
+    "execvp",
+    "execvpe",
+    "execl",
+    "execlp",
+    "execle",
+    "execveat",
+    "fexecve",
+    "posix_spawn",
+    "posix_spawnp",
+    "system",
+    "popen",
+    "dlopen",
+    "dlmopen",
+    "dlsym",
+    "dlvsym",
+];
+
 /// Why an object could not be analysed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnalysisError {

@@ -84,6 +84,22 @@ pub struct Witness {
     pub number_from: Option<String>,
 }
 
+/// A reachable call to a function whose string arguments matter (exec, dlopen…).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NamedCall {
+    /// The callee's name (`execve`, `dlopen`…).
+    pub callee: String,
+    pub object: String,
+    pub function: String,
+    pub address: String,
+    /// Constant strings passed, by argument location.
+    pub strings: Vec<(Loc, String)>,
+    /// The argument locations that hold non-constant values (a path computed at run time).
+    pub unknown_args: Vec<Loc>,
+    /// False when the call site's values are not known (the analysis did not complete it).
+    pub args_known: bool,
+}
+
 /// A reachable syscall site whose number could not be determined.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UnresolvedSite {
@@ -107,6 +123,9 @@ pub struct ProgramSyscalls {
     pub reachable_functions: usize,
     pub total_functions: usize,
     pub makes_indirect_calls: bool,
+    /// Reachable calls to exec-, spawn-, shell- and dlopen-like functions (by the callee's
+    /// name, see `dockergate_analysis::STRING_ARG_IMPORTS`), with the strings they pass.
+    pub named_calls: Vec<NamedCall>,
     /// Plugin exports whose parameters would be syscall numbers: "object function".
     pub plugin_export_params: Vec<String>,
     /// Call sites whose argument values were needed but not computed (only skimmed): the
@@ -952,6 +971,52 @@ impl<'a> ProgramGraph<'a> {
                             chain: self.chain(f),
                         });
                     }
+                }
+            }
+        }
+        // Calls whose string arguments the image-level analysis follows.
+        for obj in 0..self.summaries.len() as u32 {
+            let sm = self.summary(obj);
+            let elf = &self.program.objects[obj as usize].elf;
+            for (fi, func) in sm.functions.iter().enumerate() {
+                let f = FnId {
+                    obj,
+                    func: fi as u32,
+                };
+                if self.reason[self.gid(f)].is_none() {
+                    continue;
+                }
+                for c in &func.calls {
+                    let callee = match c.target {
+                        CallTarget::Symbol(s) => {
+                            elf.dynsym.get(s as usize).map(|d| d.name.as_str())
+                        }
+                        CallTarget::Local(t) => {
+                            sm.functions.get(t as usize).and_then(|t| t.name.as_deref())
+                        }
+                        CallTarget::Indirect => None,
+                    };
+                    let Some(callee) =
+                        callee.filter(|n| dockergate_analysis::STRING_ARG_IMPORTS.contains(n))
+                    else {
+                        continue;
+                    };
+                    if !c.args_known {
+                        self.args_needed.borrow_mut().insert(f);
+                    }
+                    out.named_calls.push(NamedCall {
+                        callee: callee.to_string(),
+                        object: self.object_path(obj).to_string(),
+                        function: sm.function_name(f.func),
+                        address: format!("{:#x}", c.addr),
+                        strings: c.strings.clone(),
+                        unknown_args: [0u8, 6, 7, 2, 1, 8]
+                            .iter()
+                            .map(|&r| Loc::Reg(r))
+                            .filter(|l| c.arg_opt(*l).is_none_or(|v| v.unknown))
+                            .collect(),
+                        args_known: c.args_known,
+                    });
                 }
             }
         }

@@ -1344,7 +1344,8 @@ impl<'c, 'a> Flow<'c, 'a> {
         RawTarget::Indirect
     }
 
-    /// Constant strings passed to a call (identifiers only: names that a lookup may resolve).
+    /// Constant strings passed to a call (names a lookup may resolve, programs an exec runs,
+    /// libraries a dlopen loads).
     fn call_strings(&self, args: &[(Loc, ValueSet)]) -> Vec<(Loc, String)> {
         let mut out = Vec::new();
         for (loc, v) in args {
@@ -1353,11 +1354,11 @@ impl<'c, 'a> Flow<'c, 'a> {
                     if self.ctx.is_code(*p) {
                         continue;
                     }
-                    if let Some(bytes) = self.ctx.elf.c_string_at(self.ctx.data, *p, 64) {
+                    if let Some(bytes) = self.ctx.elf.c_string_at(self.ctx.data, *p, 256) {
                         if !bytes.is_empty()
                             && bytes
                                 .iter()
-                                .all(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                                .all(|b| (0x20..0x7f).contains(b) || *b == b'\t')
                         {
                             out.push((*loc, String::from_utf8_lossy(bytes).into_owned()));
                         }
