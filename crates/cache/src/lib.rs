@@ -105,6 +105,7 @@ pub struct Stats {
     pub fetched_bytes: u64,
     pub hash_time: Duration,
     pub fetch_time: Duration,
+    pub decode_time: Duration,
     /// Objects whose key the prefetch did not know (hashed again, looked up one by one).
     pub unprefetched: u64,
     /// Objects found only under another analyser version or summary layout.
@@ -140,12 +141,15 @@ enum PrefetchState {
     Done(Prefetched),
 }
 
+/// A stored value, decoded, or why it could not be.
+type Decoded = Result<Arc<ObjectSummary>, entry::BadValue>;
+
 #[derive(Default)]
 struct Prefetched {
     /// The catalog's parsed objects (kept alive, so their addresses stay theirs) → key, size.
     by_elf: HashMap<usize, (Arc<ElfObject>, Key, usize)>,
-    /// Values fetched, taken when used.
-    values: HashMap<Key, Vec<u8>>,
+    /// Values fetched, decoded (or found damaged) on the prefetch's threads; taken when used.
+    values: HashMap<Key, Decoded>,
     /// Every key asked for: absent from `values` means absent from the cache.
     asked: HashSet<Key>,
 }
@@ -358,15 +362,7 @@ impl Cache {
             .filter_map(|e| Some((e.elf.as_ref().ok()?, e)))
             .collect();
         let t0 = Instant::now();
-        let threads = match self.threads.load(Relaxed) as usize {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-                .min(8),
-            n => n,
-        }
-        .min(items.len())
-        .max(1);
+        let threads = self.thread_count(items.len());
         let next = AtomicU64::new(0);
         let hashed: Vec<(usize, Key, usize)> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
@@ -456,12 +452,15 @@ impl Cache {
         keys.sort();
         let fetched = self.with_store(true, |s| s.fetch(&keys));
         let fetched_ok = fetched.is_some();
-        let (mut n, mut bytes) = (0, 0);
-        for (k, v) in fetched.unwrap_or_default() {
-            n += 1;
-            bytes += v.len() as u64;
-            p.values.insert(k, v);
-        }
+        let rows = fetched.unwrap_or_default();
+        let n = rows.len() as u64;
+        let bytes: u64 = rows.iter().map(|(_, v)| v.len() as u64).sum();
+        let fetch_time = t1.elapsed();
+        // Decoding here, on the prefetch's threads, overlaps it with whatever the caller
+        // does meanwhile (the pipeline loads the programs on one thread).
+        let t2 = Instant::now();
+        p.values.extend(self.decode_all(rows));
+        let decode_time = t2.elapsed();
         let mut other_versions = 0;
         if !fetched_ok {
             // Nothing known about these keys: let lookups ask again (or not at all).
@@ -478,7 +477,7 @@ impl Cache {
                 .unwrap_or(0);
             if other_versions > 0 {
                 self.warn(format!(
-                    "{other_versions} object(s) are in the cache {} only from another analyser version (this one is {ANALYSIS_VERSION}, summary layout {:016x}): they are analysed again and stored for this version (`dockergate cache clear --stale` removes the old entries)",
+                    "{other_versions} object(s) are in the cache {} only from another analyser version (this one is {ANALYSIS_VERSION:#010x}, summary layout {:016x}): they are analysed again and stored for this version (`dockergate cache clear --stale` removes the old entries)",
                     self.location.describe(),
                     self.layout
                 ));
@@ -490,10 +489,52 @@ impl Cache {
             st.fetched = n;
             st.fetched_bytes = bytes;
             st.hash_time = hash_time;
-            st.fetch_time = t1.elapsed();
+            st.fetch_time = fetch_time;
+            st.decode_time = decode_time;
             st.other_versions = other_versions;
         }
         p
+    }
+
+    /// Threads for `items` pieces of work ([`Cache::set_threads`], or one per core).
+    fn thread_count(&self, items: usize) -> usize {
+        match self.threads.load(Relaxed) as usize {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(8),
+            n => n,
+        }
+        .min(items)
+        .max(1)
+    }
+
+    /// Checks and decodes fetched values, largest first, on [`Cache::thread_count`] threads.
+    fn decode_all(&self, mut rows: Vec<(Key, Vec<u8>)>) -> Vec<(Key, Decoded)> {
+        rows.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
+        let decode = |(k, v): &(Key, Vec<u8>)| (*k, entry::decode(k, v).map(Arc::new));
+        let threads = self.thread_count(rows.len());
+        if threads <= 1 {
+            return rows.iter().map(decode).collect();
+        }
+        let next = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut out = Vec::new();
+                        while let Some(row) = rows.get(next.fetch_add(1, Relaxed) as usize) {
+                            out.push(decode(row));
+                        }
+                        out
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        })
     }
 
     /// The key of an object when the prefetch hashed it (found by the address of its parsed
@@ -516,7 +557,7 @@ impl Cache {
 
     /// What the prefetch learnt about a key: `Ok(Some(value))`, `Err(())` when it asked and
     /// the cache does not have it, `Ok(None)` when it did not ask.
-    fn prefetched_value(&self, key: &Key) -> Result<Option<Vec<u8>>, ()> {
+    fn prefetched_value(&self, key: &Key) -> Result<Option<Decoded>, ()> {
         let mut st = lock(&self.prefetch);
         let PrefetchState::Done(p) = &mut *st else {
             return Ok(None);
@@ -529,7 +570,7 @@ impl Cache {
     }
 
     /// The summary of an object from the cache, if it has an intact one.
-    fn lookup(&self, bytes: &[u8], elf: &ElfObject) -> (Key, Option<ObjectSummary>, bool) {
+    fn lookup(&self, bytes: &[u8], elf: &ElfObject) -> (Key, Option<Arc<ObjectSummary>>, bool) {
         let key = self.prefetched_key(bytes, elf).unwrap_or_else(|| {
             self.counters.unprefetched.fetch_add(1, Relaxed);
             Key {
@@ -540,16 +581,17 @@ impl Cache {
             }
         });
         let value = match self.prefetched_value(&key) {
-            Ok(Some(v)) => Some(v),
+            Ok(Some(decoded)) => Some(decoded),
             Err(()) => None,
             Ok(None) => self
                 .with_store(true, |s| s.fetch(std::slice::from_ref(&key)))
-                .and_then(|mut rows| rows.pop().map(|(_, v)| v)),
+                .and_then(|mut rows| rows.pop())
+                .map(|(k, v)| entry::decode(&k, &v).map(Arc::new)),
         };
         let Some(value) = value else {
             return (key, None, false);
         };
-        match entry::decode(&key, &value) {
+        match value {
             Ok(s) => (key, Some(s), false),
             Err(bad) => {
                 let n = self.counters.corrupt.fetch_add(1, Relaxed) + 1;
@@ -749,7 +791,6 @@ impl SummarySource for Cache {
         }
         if let Some(s) = found {
             self.counters.hits.fetch_add(1, Relaxed);
-            let s = Arc::new(s);
             lock(&self.served).insert(key, s.clone());
             return Ok(s);
         }

@@ -130,7 +130,7 @@ fn stats_json(info: &dockergate_cache::Info) -> String {
 fn stats_text(info: &dockergate_cache::Info) -> String {
     let mut s = format!("location:  {}\n", info.location);
     s += &format!(
-        "entries:   {} ({} usable by this build, analyser version {ANALYSIS_VERSION})\n",
+        "entries:   {} ({} usable by this build, analyser version {ANALYSIS_VERSION:#010x})\n",
         info.entries, info.current_entries
     );
     s += &format!(
@@ -352,13 +352,14 @@ impl Session {
         ));
         if self.verbose > 1 || s.hashed_files > 0 {
             self.say(&format!(
-                "cache: hashed {} files ({}) in {:.3} s, fetched {} entries ({}) in {:.3} s{}",
+                "cache: hashed {} files ({}) in {:.3} s, fetched {} entries ({}) in {:.3} s, decoded in {:.3} s{}",
                 s.hashed_files,
                 mib(s.hashed_bytes),
                 s.hash_time.as_secs_f64(),
                 s.fetched,
                 mib(s.fetched_bytes),
                 s.fetch_time.as_secs_f64(),
+                s.decode_time.as_secs_f64(),
                 if s.unprefetched > 0 {
                     format!(", {} looked up one by one", s.unprefetched)
                 } else {
