@@ -34,7 +34,7 @@ pub struct RunArgs {
     /// Say nothing but warnings and errors (no progress bar, no summary line).
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Say more: cache hits and misses, where the time went (repeat for more).
+    /// Say more: cache hits and misses, where the time went.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Threads for the analysis (default: one per core).
