@@ -696,6 +696,15 @@ pub(crate) fn analyze_with<A: Arch>(
             }
         }
     }
+    // The lazy-binding trampoline (the first entry of `.plt`) jumps through a GOT slot the
+    // loader fills with its resolver, which then jumps to the very symbol the calling stub
+    // names: the stubs' own edges already cover it, so it is not an indirect call.
+    if let Some(plt) = elf.section(".plt") {
+        for f in functions.iter_mut().filter(|f| f.entry == plt.addr) {
+            f.calls.retain(|c| c.target != CallTarget::Indirect);
+            f.name.get_or_insert_with(|| "PLT0".to_string());
+        }
+    }
     // Code pointers outside every data region (objects without section headers) are live
     // whenever the object is loaded; the others live with their region.
     let mut data_addr_taken: Vec<u32> = pointers

@@ -36,6 +36,9 @@ pub enum ProgramKind {
     Executable,
     /// A shared object loaded by `dlopen`: its exported functions are callable by the host.
     Plugin,
+    /// Only the exported functions named in [`ProgramGraph::analyze_exports`] (no entry point,
+    /// no init/fini): what calling those functions can reach. For tests and `explain`.
+    Exports,
 }
 
 /// A function of one object of the program.
@@ -177,6 +180,17 @@ impl<'a> ProgramGraph<'a> {
         kind: ProgramKind,
         syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
     ) -> ProgramSyscalls {
+        Self::analyze_roots(program, bindings, summaries, kind, &[], syscall_number)
+    }
+
+    fn analyze_roots(
+        program: &'a LoadedProgram,
+        bindings: &'a Bindings,
+        summaries: &'a [Arc<ObjectSummary>],
+        kind: ProgramKind,
+        root_exports: &[&str],
+        syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
+    ) -> ProgramSyscalls {
         let mut base = Vec::with_capacity(summaries.len());
         let mut total = 0;
         for s in summaries {
@@ -212,8 +226,39 @@ impl<'a> ProgramGraph<'a> {
         }
         g.region_live = vec![false; rtotal];
         g.seed(kind);
+        for name in root_exports {
+            let s = &summaries[0];
+            let elf = &program.objects[0].elf;
+            for &(sym, func) in &s.exports {
+                if elf
+                    .dynsym
+                    .get(sym as usize)
+                    .is_some_and(|d| d.name == *name)
+                {
+                    g.reach(FnId { obj: 0, func }, Reason::Export);
+                }
+            }
+        }
         g.run();
         g.collect(total)
+    }
+
+    /// What calling the named exported functions of `program.objects[0]` can reach.
+    pub fn analyze_exports(
+        program: &'a LoadedProgram,
+        bindings: &'a Bindings,
+        summaries: &'a [Arc<ObjectSummary>],
+        exports: &[&str],
+        syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
+    ) -> ProgramSyscalls {
+        Self::analyze_roots(
+            program,
+            bindings,
+            summaries,
+            ProgramKind::Exports,
+            exports,
+            syscall_number,
+        )
     }
 
     fn gid(&self, f: FnId) -> usize {
@@ -322,7 +367,7 @@ impl<'a> ProgramGraph<'a> {
                     self.reach(FnId { obj: 0, func: e }, Reason::Entry);
                 }
             }
-            if o.is_interpreter {
+            if o.is_interpreter && kind != ProgramKind::Exports {
                 if let Some(e) = entry {
                     self.reach(FnId { obj: oi, func: e }, Reason::Interpreter);
                 }
@@ -333,8 +378,10 @@ impl<'a> ProgramGraph<'a> {
                     self.reach(FnId { obj: 0, func: f }, Reason::Export);
                 }
             }
-            for f in init {
-                self.reach(FnId { obj: oi, func: f }, Reason::InitFini);
+            if kind != ProgramKind::Exports {
+                for f in init {
+                    self.reach(FnId { obj: oi, func: f }, Reason::InitFini);
+                }
             }
             for f in data_taken {
                 self.make_live(FnId { obj: oi, func: f }, None, oi);

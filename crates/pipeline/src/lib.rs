@@ -230,7 +230,7 @@ pub fn analyze_image(
         .filter_map(|(path, kind)| {
             let loaded = match kind {
                 ProgramKind::Executable => loader.load_program(&path),
-                ProgramKind::Plugin => loader.load_plugin(&path),
+                ProgramKind::Plugin | ProgramKind::Exports => loader.load_plugin(&path),
             };
             match loaded {
                 Ok(loaded) => Some(Unit { path, kind, loaded }),
@@ -455,7 +455,7 @@ pub fn analyze_image(
             path: u.path.clone(),
             kind: match u.kind {
                 ProgramKind::Executable => "program",
-                ProgramKind::Plugin => "plugin",
+                ProgramKind::Plugin | ProgramKind::Exports => "plugin",
             },
             objects: u.loaded.objects.iter().map(|o| o.path.clone()).collect(),
             missing_libraries: u.loaded.missing.iter().map(|m| m.name.clone()).collect(),

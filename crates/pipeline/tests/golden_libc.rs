@@ -1,0 +1,158 @@
+//! Golden tests on real libraries: what calling one exported function can reach, computed by
+//! the real analysis on this machine's glibc (Debian bookworm, as in the corpus images), and on
+//! a small library compiled here.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use dockergate_analysis::{analyze_object, complete_functions};
+use dockergate_callgraph::ProgramGraph;
+use dockergate_loader::{bind_symbols, ElfCatalog, ImageLoader};
+use dockergate_profile::SyscallTable;
+use dockergate_source::{open_image, ImageRef, ReadOptions};
+
+const LIBC: &str = "/lib/x86_64-linux-gnu/libc.so.6";
+const LDSO: &str = "/lib64/ld-linux-x86-64.so.2";
+
+/// A rootfs with the host's libc and loader, plus extra files.
+fn rootfs(extra: &[(&str, &Path)]) -> Option<tempfile::TempDir> {
+    if !Path::new(LIBC).exists() || !Path::new(LDSO).exists() {
+        eprintln!("skipped: no host glibc at {LIBC}");
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (dst, src) in [(LIBC, Path::new(LIBC)), (LDSO, Path::new(LDSO))]
+        .into_iter()
+        .chain(extra.iter().copied())
+    {
+        let to = dir.path().join(dst.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(src, &to).expect("copy");
+    }
+    Some(dir)
+}
+
+/// Syscall names reachable from calling `exports` of the library at `lib` (an image path).
+fn reach(
+    root: &Path,
+    lib: &str,
+    exports: &[&str],
+) -> (BTreeSet<String>, dockergate_callgraph::ProgramSyscalls) {
+    let image = open_image(
+        &ImageRef::parse(&format!("dir:{}", root.display())).expect("ref"),
+        &ReadOptions::default(),
+    )
+    .expect("image");
+    let catalog = ElfCatalog::scan(&image.fs);
+    let loader = ImageLoader::new(&image.fs, &catalog, &[], "/");
+    let prog = loader.load_plugin(lib).expect("loads");
+    let bindings = bind_symbols(&prog);
+    let mut summaries: Vec<Arc<_>> = prog
+        .objects
+        .iter()
+        .map(|o| {
+            let bytes = image.fs.read(o.node, &o.path).expect("read");
+            Arc::new(analyze_object(&bytes, &o.elf).expect("analysis"))
+        })
+        .collect();
+    let number = |n: &str| SyscallTable::X86_64.number(n);
+    // As the pipeline does: complete the skimmed functions whose arguments are needed.
+    let mut r = ProgramGraph::analyze_exports(&prog, &bindings, &summaries, exports, &number);
+    for _ in 0..8 {
+        if r.args_needed.is_empty() {
+            break;
+        }
+        for &(obj, func) in &r.args_needed {
+            let o = &prog.objects[obj as usize];
+            let bytes = image.fs.read(o.node, &o.path).expect("read");
+            summaries[obj as usize] = Arc::new(
+                complete_functions(&bytes, &o.elf, &summaries[obj as usize], &[func])
+                    .expect("complete"),
+            );
+        }
+        r = ProgramGraph::analyze_exports(&prog, &bindings, &summaries, exports, &number);
+    }
+    let names = r
+        .native
+        .keys()
+        .filter_map(|n| SyscallTable::X86_64.name(*n))
+        .map(str::to_string)
+        .collect();
+    (names, r)
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn libc_getpid_reaches_exactly_getpid() {
+    let Some(root) = rootfs(&[]) else { return };
+    let (names, r) = reach(root.path(), LIBC, &["getpid"]);
+    assert_eq!(names, set(&["getpid"]));
+    assert!(r.unresolved.is_empty());
+}
+
+#[test]
+fn libc_unlink_and_rmdir_reach_their_own_syscall_only() {
+    let Some(root) = rootfs(&[]) else { return };
+    assert_eq!(reach(root.path(), LIBC, &["unlink"]).0, set(&["unlink"]));
+    assert_eq!(reach(root.path(), LIBC, &["rmdir"]).0, set(&["rmdir"]));
+    assert_eq!(
+        reach(root.path(), LIBC, &["unlinkat"]).0,
+        set(&["unlinkat"])
+    );
+}
+
+#[test]
+fn wrappers_passing_constants_to_syscall_resolve_to_them() {
+    let src = r#"
+        #include <unistd.h>
+        #include <sys/syscall.h>
+        long my_tid(void) { return syscall(SYS_gettid); }
+        __attribute__((noinline)) long my_wrap(long n) { return syscall(n); }
+        long use_wrap(void) { return my_wrap(SYS_getppid) + my_wrap(SYS_getuid); }
+        struct req { long pad; long nr; };
+        __attribute__((noinline)) long by_struct(const struct req *r) { return syscall(r->nr); }
+        long use_struct(void) { struct req q = { (long)&q, SYS_geteuid }; return by_struct(&q); }
+    "#;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let c = tmp.path().join("w.c");
+    std::fs::write(&c, src).expect("write");
+    let so = tmp.path().join("libw.so");
+    let ok = std::process::Command::new("gcc")
+        .args(["-O2", "-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&c)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipped: gcc is not available");
+        return;
+    }
+    let Some(root) = rootfs(&[("/usr/lib/libw.so", &so)]) else {
+        return;
+    };
+    assert_eq!(
+        reach(root.path(), "/usr/lib/libw.so", &["my_tid"]).0,
+        set(&["gettid"])
+    );
+    assert_eq!(
+        reach(root.path(), "/usr/lib/libw.so", &["use_wrap"]).0,
+        set(&["getppid", "getuid"])
+    );
+    assert_eq!(
+        reach(root.path(), "/usr/lib/libw.so", &["use_struct"]).0,
+        set(&["geteuid"])
+    );
+    // Called from outside with an unknown number: not guessed, reported.
+    let (names, r) = reach(root.path(), "/usr/lib/libw.so", &["my_wrap"]);
+    assert!(names.is_empty(), "{names:?}");
+    assert!(
+        r.plugin_export_params.iter().any(|p| p.contains("my_wrap")),
+        "{:?}",
+        r.plugin_export_params
+    );
+}
