@@ -19,7 +19,32 @@ struct Row<'a> {
     linkage: &'a str,
     interpreter: Option<&'a str>,
     soname: Option<&'a str>,
+    /// Go binaries: toolchain, main module, cgo (see `dockergate_elf::go`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    go: Option<GoRow<'a>>,
     error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct GoRow<'a> {
+    version: Option<&'a str>,
+    path: Option<&'a str>,
+    module: Option<&'a str>,
+    cgo: bool,
+    pclntab: Option<&'static str>,
+}
+
+impl GoRow<'_> {
+    /// `go go1.21.5 example.com/srv cgo` for the text listing.
+    fn text(&self) -> String {
+        let mut s = format!("go {}", self.version.unwrap_or("(unknown version)"));
+        if let Some(m) = self.path.or(self.module) {
+            s.push(' ');
+            s.push_str(m);
+        }
+        s.push_str(if self.cgo { " cgo" } else { " no-cgo" });
+        s
+    }
 }
 
 pub fn run(args: &ImageArgs, json: bool) -> Result<ExitCode, CliError> {
@@ -54,6 +79,13 @@ pub fn run(args: &ImageArgs, json: bool) -> Result<ExitCode, CliError> {
                 },
                 interpreter: elf.interpreter.as_deref(),
                 soname: elf.soname.as_deref(),
+                go: elf.go.as_ref().map(|g| GoRow {
+                    version: g.version.as_deref(),
+                    path: g.path.as_deref(),
+                    module: g.module.as_deref(),
+                    cgo: g.cgo,
+                    pclntab: g.pclntab.map(|p| p.layout.as_str()),
+                }),
                 error: None,
             },
             Err(err) => Row {
@@ -65,6 +97,7 @@ pub fn run(args: &ImageArgs, json: bool) -> Result<ExitCode, CliError> {
                 linkage: "-",
                 interpreter: None,
                 soname: None,
+                go: None,
                 error: Some(err.to_string()),
             },
         };
@@ -82,11 +115,15 @@ pub fn run(args: &ImageArgs, json: bool) -> Result<ExitCode, CliError> {
                 Some(i) => format!("{} {i}", r.linkage),
                 None => r.linkage.to_string(),
             };
-            let extra = r
+            let mut extra = r
                 .error
                 .as_deref()
                 .map(|e| format!("\t{e}"))
                 .unwrap_or_default();
+            if let Some(g) = &r.go {
+                extra.push('\t');
+                extra.push_str(&g.text());
+            }
             writeln!(
                 out,
                 "{}\t{}\t{}\t{}\t{}{}",

@@ -8,6 +8,7 @@
 //!
 //! This crate does no I/O.
 
+pub mod go;
 mod parse;
 
 use serde::{Deserialize, Serialize};
@@ -239,6 +240,9 @@ pub struct ElfObject {
     /// Function symbols of `.symtab` when present (not stripped).
     pub symtab_functions: Vec<LocalSymbol>,
     pub relocs: Vec<Reloc>,
+    /// A Go binary: its build info and function table (see [`go`]).
+    #[serde(default)]
+    pub go: Option<go::GoInfo>,
     /// Anything suspicious that did not stop parsing.
     pub warnings: Vec<String>,
 }

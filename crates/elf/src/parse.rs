@@ -537,6 +537,12 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
         _ => ElfKind::Other,
     };
     let _ = machine::name;
+    let go = crate::go::detect(&crate::go::FileView {
+        data,
+        little,
+        sections: &sections,
+        segments: &ctx.segments,
+    });
     Ok(ElfObject {
         class: if is64 { 64 } else { 32 },
         little_endian: little,
@@ -563,6 +569,7 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
         dynsym,
         symtab_functions,
         relocs,
+        go,
         warnings,
     })
 }
