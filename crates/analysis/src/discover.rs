@@ -181,7 +181,7 @@ pub(crate) fn analyze_with<A: Arch>(
     for s in elf
         .dynsym
         .iter()
-        .filter(|s| s.defined && matches!(s.kind, SymKind::Func | SymKind::IFunc))
+        .filter(|s| s.defined && matches!(s.kind, SymKind::Func | SymKind::IFunc | SymKind::NoType))
     {
         add(
             &mut starts,

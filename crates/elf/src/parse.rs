@@ -311,7 +311,8 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
                 let strings = symtab.strings();
                 for sym in symtab.iter().take(MAX_SYMBOLS) {
                     let kind = sym_kind(sym.st_type().0);
-                    if !matches!(kind, SymKind::Func | SymKind::IFunc)
+                    // Untyped symbols too: hand-written assembly often omits `.type`.
+                    if !matches!(kind, SymKind::Func | SymKind::IFunc | SymKind::NoType)
                         || sym.st_shndx(endian).0 == 0
                     {
                         continue;
