@@ -34,7 +34,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use dockergate_analysis::{analyze_object, AnalysisError, ObjectSummary, ANALYSIS_VERSION};
+use dockergate_analysis::{
+    analyze_object, complete_functions, AnalysisError, ObjectSummary, ANALYSIS_VERSION,
+};
 use dockergate_elf::ElfObject;
 use dockergate_fs::ImageFs;
 use dockergate_loader::ElfCatalog;
@@ -108,6 +110,9 @@ pub struct Stats {
     pub decode_time: Duration,
     /// Objects whose key the prefetch did not know (hashed again, looked up one by one).
     pub unprefetched: u64,
+    /// Completed summaries ([`SummarySource::complete`]) from the cache, and computed.
+    pub completion_hits: u64,
+    pub completion_misses: u64,
     /// Objects found only under another analyser version or summary layout.
     pub other_versions: u64,
 }
@@ -162,6 +167,8 @@ struct Counters {
     written: AtomicU64,
     not_written: AtomicU64,
     unprefetched: AtomicU64,
+    completion_hits: AtomicU64,
+    completion_misses: AtomicU64,
 }
 
 /// The cache, for one process. Shared by reference between the pipeline's threads.
@@ -280,6 +287,8 @@ impl Cache {
         s.written = self.counters.written.load(Relaxed);
         s.not_written = self.counters.not_written.load(Relaxed);
         s.unprefetched = self.counters.unprefetched.load(Relaxed);
+        s.completion_hits = self.counters.completion_hits.load(Relaxed);
+        s.completion_misses = self.counters.completion_misses.load(Relaxed);
         s
     }
 
@@ -569,6 +578,37 @@ impl Cache {
         }
     }
 
+    /// The key of a completion: the object's key with, in place of the file's hash, a hash of
+    /// it, the summary being completed (its encoding) and the functions asked for — everything
+    /// the result depends on, so two askings share an entry only when their results are equal.
+    fn completion_key(
+        &self,
+        bytes: &[u8],
+        elf: &ElfObject,
+        summary: &ObjectSummary,
+        funcs: &[u32],
+    ) -> Key {
+        let base = self.prefetched_key(bytes, elf).unwrap_or_else(|| Key {
+            content: content_hash(bytes),
+            version: ANALYSIS_VERSION,
+            layout: self.layout,
+            arch: entry::arch_code(elf),
+        });
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"dockergate-cache completion 1\0");
+        h.update(base.content);
+        h.update(postcard::to_allocvec(summary).expect("a summary always encodes"));
+        h.update((funcs.len() as u64).to_le_bytes());
+        for f in funcs {
+            h.update(f.to_le_bytes());
+        }
+        Key {
+            content: h.finalize().into(),
+            ..base
+        }
+    }
+
     /// The summary of an object from the cache, if it has an intact one.
     fn lookup(&self, bytes: &[u8], elf: &ElfObject) -> (Key, Option<Arc<ObjectSummary>>, bool) {
         let key = self.prefetched_key(bytes, elf).unwrap_or_else(|| {
@@ -796,6 +836,52 @@ impl SummarySource for Cache {
         }
         self.counters.misses.fetch_add(1, Relaxed);
         let s = Arc::new(analyze_object(bytes, elf)?);
+        self.store_later(key, entry::encode(&key, &s), damaged);
+        lock(&self.served).insert(key, s.clone());
+        Ok(s)
+    }
+
+    fn complete(
+        &self,
+        bytes: &[u8],
+        elf: &ElfObject,
+        summary: &ObjectSummary,
+        funcs: &[u32],
+    ) -> Result<Arc<ObjectSummary>, AnalysisError> {
+        if !self.is_enabled() {
+            self.counters.completion_misses.fetch_add(1, Relaxed);
+            return complete_functions(bytes, elf, summary, funcs).map(Arc::new);
+        }
+        let key = self.completion_key(bytes, elf, summary, funcs);
+        if let Some(s) = lock(&self.served).get(&key) {
+            self.counters.completion_hits.fetch_add(1, Relaxed);
+            return Ok(s.clone());
+        }
+        let mut damaged = false;
+        let stored = self
+            .with_store(true, |s| s.fetch(std::slice::from_ref(&key)))
+            .and_then(|mut rows| rows.pop());
+        if let Some((k, v)) = stored {
+            match entry::decode(&k, &v) {
+                Ok(s) => {
+                    self.counters.completion_hits.fetch_add(1, Relaxed);
+                    let s = Arc::new(s);
+                    lock(&self.served).insert(key, s.clone());
+                    return Ok(s);
+                }
+                Err(bad) => {
+                    damaged = true;
+                    self.counters.corrupt.fetch_add(1, Relaxed);
+                    self.warn(format!(
+                        "damaged entry {} (a completed summary) in the cache {} ({bad}): computing it again and replacing it",
+                        key.describe(),
+                        self.location.describe()
+                    ));
+                }
+            }
+        }
+        self.counters.completion_misses.fetch_add(1, Relaxed);
+        let s = Arc::new(complete_functions(bytes, elf, summary, funcs)?);
         self.store_later(key, entry::encode(&key, &s), damaged);
         lock(&self.served).insert(key, s.clone());
         Ok(s)

@@ -482,3 +482,43 @@ fn full_child() {
     assert!(s.not_written > 0, "{s:?}");
     assert!(w.iter().any(|w| w.contains("going on without")), "{w:?}");
 }
+
+/// Completed summaries (`SummarySource::complete`) are cached under a key that covers the file,
+/// the summary completed and the functions asked: a second run takes them from the cache, and
+/// every answer is what `complete_functions` gives.
+#[test]
+fn completions_are_cached() {
+    use dockergate_analysis::complete_functions;
+    use dockergate_pipeline::SummarySource;
+    let d = tmp();
+    let loc = sqlite(&d.path().join("cache.db"));
+    let asks: Vec<(usize, Vec<u32>)> = objects()
+        .iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let n = o.fresh.functions.len() as u32;
+            (i, (0..n).step_by(7).take(5).collect())
+        })
+        .collect();
+    for round in 0..2 {
+        let (cache, warnings) = open(&loc);
+        for (i, funcs) in &asks {
+            let o = &objects()[*i];
+            let want = complete_functions(&o.bytes, &o.elf, &o.fresh, funcs).unwrap();
+            let got = cache.complete(&o.bytes, &o.elf, &o.fresh, funcs).unwrap();
+            assert!(*got == want, "{}: completion differs", o.path.display());
+            // Other functions asked: another entry, another answer.
+            let other = cache.complete(&o.bytes, &o.elf, &o.fresh, &[]).unwrap();
+            assert!(*other == complete_functions(&o.bytes, &o.elf, &o.fresh, &[]).unwrap());
+        }
+        let s = cache.finish("completions");
+        drop(cache);
+        assert!(warnings.lock().unwrap().is_empty());
+        let n = 2 * asks.len() as u64;
+        if round == 0 {
+            assert_eq!((s.completion_hits, s.completion_misses), (0, n));
+        } else {
+            assert_eq!((s.completion_hits, s.completion_misses), (n, 0));
+        }
+    }
+}

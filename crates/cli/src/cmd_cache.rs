@@ -350,6 +350,14 @@ impl Session {
             s.written,
             s.not_written
         ));
+        if s.completion_hits + s.completion_misses > 0 {
+            self.say(&format!(
+                "cache: {} completed summaries: {} from cache, {} computed",
+                s.completion_hits + s.completion_misses,
+                s.completion_hits,
+                s.completion_misses
+            ));
+        }
         if self.verbose > 1 || s.hashed_files > 0 {
             self.say(&format!(
                 "cache: hashed {} files ({}) in {:.3} s, fetched {} entries ({}) in {:.3} s, decoded in {:.3} s{}",
@@ -404,6 +412,16 @@ impl SummarySource for Progress<'_> {
             self.bar.set_message("computing reachability");
         }
         r
+    }
+
+    fn complete(
+        &self,
+        bytes: &[u8],
+        elf: &ElfObject,
+        summary: &ObjectSummary,
+        funcs: &[u32],
+    ) -> Result<Arc<ObjectSummary>, AnalysisError> {
+        self.inner.complete(bytes, elf, summary, funcs)
     }
 }
 

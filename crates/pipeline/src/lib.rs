@@ -107,6 +107,18 @@ pub trait SummarySource: Sync {
         bytes: &[u8],
         elf: &dockergate_elf::ElfObject,
     ) -> Result<Arc<ObjectSummary>, AnalysisError>;
+
+    /// `summary` completed for the functions `funcs` ([`complete_functions`]): also a pure
+    /// function of the object's bytes (and of what is asked), so a cache may keep it.
+    fn complete(
+        &self,
+        bytes: &[u8],
+        elf: &dockergate_elf::ElfObject,
+        summary: &ObjectSummary,
+        funcs: &[u32],
+    ) -> Result<Arc<ObjectSummary>, AnalysisError> {
+        complete_functions(bytes, elf, summary, funcs).map(Arc::new)
+    }
 }
 
 /// Analyses every object afresh.
