@@ -126,7 +126,13 @@ pub(crate) fn analyze_with<A: Arch>(
             .map(|(i, _)| i as u32)
             .collect(),
         absolute: elf.etype == 2,
+        go_args: Default::default(),
     };
+    // Go binaries: functions, argument areas and method tables from the runtime's metadata.
+    let go = crate::go::GoObject::from_elf(elf, data, &mut warnings);
+    if let Some(g) = &go {
+        ctx.go_args = g.args_by_entry();
+    }
 
     let phases = std::env::var_os("DG_PHASES").is_some();
     let t0 = std::time::Instant::now();
@@ -189,6 +195,15 @@ pub(crate) fn analyze_with<A: Arch>(
             (s.size > 0).then(|| s.value + s.size),
             FnOrigin::Symbol,
             Some(&s.name),
+        );
+    }
+    for f in go.iter().flat_map(|g| &g.funcs) {
+        add(
+            &mut starts,
+            f.entry,
+            Some(f.end),
+            FnOrigin::GoPclntab,
+            Some(&f.name),
         );
     }
     for (s, e) in eh_frame_ranges(elf, data, &mut warnings) {
@@ -386,7 +401,10 @@ pub(crate) fn analyze_with<A: Arch>(
         .map(|(entry, _, end)| FnPlan {
             entry: *entry,
             end: *end,
-            abi: FnAbi::SysV,
+            abi: match &go {
+                Some(g) if g.func_at_entry(*entry).is_some() => FnAbi::Go,
+                _ => FnAbi::SysV,
+            },
             interior_entries: interior
                 .get(entry)
                 .map(|s| s.iter().copied().collect())
@@ -544,6 +562,20 @@ pub(crate) fn analyze_with<A: Arch>(
         v.dedup();
         v
     };
+    // Go: code addresses inside Go functions are jump-table targets, not function pointers;
+    // method tables and type offsets are references of the type descriptors' regions.
+    let mut pointers = pointers;
+    if let Some(g) = &go {
+        pointers.retain(|(_, t)| !g.is_interior(*t));
+        let candidates: Vec<u64> = all_data_refs
+            .iter()
+            .copied()
+            .chain(pointers.iter().map(|p| p.1))
+            .collect();
+        pointers.extend(crate::go::types::type_refs(g, elf, data, candidates));
+        pointers.sort_unstable();
+        pointers.dedup();
+    }
     let regions = if elf.sections.is_empty() {
         Vec::new()
     } else {
@@ -684,6 +716,27 @@ pub(crate) fn analyze_with<A: Arch>(
         });
     }
     stats.functions = functions.len() as u64;
+    let named_functions: Vec<u32> = functions
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            f.name
+                .as_deref()
+                .is_some_and(|n| crate::STRING_ARG_IMPORTS.contains(&n))
+        })
+        .map(|(i, _)| i as u32)
+        .collect();
+    // Local callers of each function (reverse of the call edges), for parameter resolution.
+    let mut callers: Vec<Vec<(u32, u32)>> = vec![Vec::new(); functions.len()];
+    for (fi, f) in functions.iter().enumerate() {
+        for (ci, c) in f.calls.iter().enumerate() {
+            if let CallTarget::Local(t) = c.target {
+                if let Some(v) = callers.get_mut(t as usize) {
+                    v.push((fi as u32, ci as u32));
+                }
+            }
+        }
+    }
     stats.data_in_code = data_like.len() as u64;
     // PLT stubs are named after the symbol they jump to.
     for f in functions
@@ -742,6 +795,15 @@ pub(crate) fn analyze_with<A: Arch>(
         regions,
         globals,
         global_deref_writes,
+        named_symbols: elf
+            .dynsym
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| crate::STRING_ARG_IMPORTS.contains(&s.name.as_str()))
+            .map(|(i, _)| i as u32)
+            .collect(),
+        named_functions,
+        callers,
         exports,
         stats,
         warnings,

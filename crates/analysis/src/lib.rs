@@ -13,6 +13,7 @@
 pub mod arch;
 mod dataflow;
 mod discover;
+pub mod go;
 pub mod summary;
 
 use dockergate_elf::{machine, ElfObject};

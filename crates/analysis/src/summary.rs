@@ -217,6 +217,11 @@ pub struct ObjectSummary {
     /// Fields written through global pointers anywhere in the object: (global, offset;
     /// `i32::MIN` for any). Reading such a field through the global is not resolved.
     pub global_deref_writes: Vec<(u64, i32)>,
+    /// Dynamic symbols and local functions named in [`crate::STRING_ARG_IMPORTS`] (sorted).
+    pub named_symbols: Vec<u32>,
+    pub named_functions: Vec<u32>,
+    /// For each function, its callers in this object: (function, call index).
+    pub callers: Vec<Vec<(u32, u32)>>,
     /// Dynamic symbols whose address is stored in data (`R_X86_64_64` and the like).
     pub data_symbols_taken: Vec<u32>,
     /// Exported functions: (dynamic symbol index, function index).

@@ -145,6 +145,8 @@ pub struct ProgramGraph<'a> {
     base: Vec<usize>,
     reason: Vec<Option<Reason>>,
     /// Call edges into each reached function: (caller, call index).
+    /// Call edges into each reached function from other objects (through bindings): (caller,
+    /// call index). Callers in the same object come from the summary's `callers`.
     incoming: HashMap<FnId, Vec<(FnId, usize)>>,
     live: Vec<bool>,
     /// First global index of each object's data regions, and which regions are live.
@@ -160,7 +162,7 @@ pub struct ProgramGraph<'a> {
     /// Plugin exports whose parameter feeds a syscall number (see `compute_param`).
     export_params: std::cell::RefCell<BTreeSet<FnId>>,
     /// Objects whose code or data holds each live function's address.
-    takers: HashMap<FnId, BTreeSet<u32>>,
+    takers: Vec<(FnId, u32)>,
     /// Reachable indirect call sites: (function, call index).
     indirect_sites: Vec<(FnId, usize)>,
     taken_by: HashMap<FnId, FnId>,
@@ -211,7 +213,7 @@ impl<'a> ProgramGraph<'a> {
             indirect_entry: vec![false; total],
             export_entry: vec![false; total],
             export_params: Default::default(),
-            takers: HashMap::new(),
+            takers: Vec::new(),
             indirect_sites: Vec::new(),
             taken_by: HashMap::new(),
             indirect_from: None,
@@ -309,7 +311,9 @@ impl<'a> ProgramGraph<'a> {
 
     fn make_live(&mut self, f: FnId, by: Option<FnId>, taker: u32) {
         let g = self.gid(f);
-        self.takers.entry(f).or_default().insert(taker);
+        if self.takers.last() != Some(&(f, taker)) {
+            self.takers.push((f, taker));
+        }
         if !self.live[g] {
             self.live[g] = true;
             if let Some(b) = by {
@@ -410,7 +414,6 @@ impl<'a> ProgramGraph<'a> {
                             obj: f.obj,
                             func: t,
                         };
-                        self.incoming.entry(t).or_default().push((f, ci));
                         self.reach(
                             t,
                             Reason::Call {
@@ -684,7 +687,12 @@ impl<'a> ProgramGraph<'a> {
             && self.indirect_from.is_some()
             && !self.unknown_entry[self.gid(f)]
         {
-            let takers = self.takers.get(&f).cloned().unwrap_or_default();
+            let takers: BTreeSet<u32> = self
+                .takers
+                .iter()
+                .filter(|(t, _)| *t == f)
+                .map(|(_, o)| *o)
+                .collect();
             let mut found = false;
             for &(g, ci) in &self.indirect_sites {
                 if !takers.contains(&g.obj) {
@@ -738,7 +746,7 @@ impl<'a> ProgramGraph<'a> {
                 "param {f:?} {loc:?}: unknown_entry={} live={} incoming={:?}",
                 self.unknown_entry[self.gid(f)],
                 self.live[self.gid(f)],
-                self.incoming.get(&f).map(|v| v
+                self.incoming_of(f)
                     .iter()
                     .map(|(c, i)| (
                         c.func,
@@ -747,10 +755,10 @@ impl<'a> ProgramGraph<'a> {
                             .arg_opt(loc)
                             .cloned()
                     ))
-                    .collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
             );
         }
-        for &(caller, ci) in self.incoming.get(&f).map(|v| v.as_slice()).unwrap_or(&[]) {
+        for (caller, ci) in self.incoming_of(f) {
             let call = &self.summary(caller.obj).functions[caller.func as usize].calls[ci];
             if !call.args_known {
                 self.args_needed.borrow_mut().insert(caller);
@@ -807,6 +815,33 @@ impl<'a> ProgramGraph<'a> {
             }
         }
         r
+    }
+
+    /// Reachable call edges into `f`: local callers (from the summary) and callers in other
+    /// objects (recorded during the traversal).
+    fn incoming_of(&self, f: FnId) -> Vec<(FnId, usize)> {
+        let mut v: Vec<(FnId, usize)> =
+            self.summary(f.obj)
+                .callers
+                .get(f.func as usize)
+                .map_or(Vec::new(), |cs| {
+                    cs.iter()
+                        .map(|&(g, ci)| {
+                            (
+                                FnId {
+                                    obj: f.obj,
+                                    func: g,
+                                },
+                                ci as usize,
+                            )
+                        })
+                        .filter(|(g, _)| self.reason[self.gid(*g)].is_some())
+                        .collect()
+                });
+        if let Some(x) = self.incoming.get(&f) {
+            v.extend(x.iter().copied());
+        }
+        v
     }
 
     /// Stores into the global `g` of object `obj` by reachable functions.
@@ -1035,13 +1070,13 @@ impl<'a> ProgramGraph<'a> {
                 }
                 for c in &func.calls {
                     let callee = match c.target {
-                        CallTarget::Symbol(s) => {
+                        CallTarget::Symbol(s) if sm.named_symbols.binary_search(&s).is_ok() => {
                             elf.dynsym.get(s as usize).map(|d| d.name.as_str())
                         }
-                        CallTarget::Local(t) => {
+                        CallTarget::Local(t) if sm.named_functions.binary_search(&t).is_ok() => {
                             sm.functions.get(t as usize).and_then(|t| t.name.as_deref())
                         }
-                        CallTarget::Indirect => None,
+                        _ => None,
                     };
                     let Some(callee) =
                         callee.filter(|n| dockergate_analysis::STRING_ARG_IMPORTS.contains(n))

@@ -376,7 +376,7 @@ pub fn analyze_image(
         if requests.is_empty() {
             break;
         }
-        let completed: Vec<(NodeId, Result<ObjectSummary, String>)> = requests
+        let completed: Vec<(NodeId, Result<Arc<ObjectSummary>, String>)> = requests
             .into_par_iter()
             .map(|(node, funcs)| {
                 let r = (|| {
@@ -389,7 +389,8 @@ pub fn analyze_image(
                         .unwrap_or_default();
                     let bytes = fs.read(node, &path).map_err(|e| e.to_string())?;
                     let funcs: Vec<u32> = funcs.into_iter().collect();
-                    complete_functions(&bytes, elf, &summaries[&node], &funcs)
+                    source
+                        .complete(&bytes, elf, &summaries[&node], &funcs)
                         .map_err(|e| e.to_string())
                 })();
                 (node, r)
@@ -398,7 +399,7 @@ pub fn analyze_image(
         for (node, r) in completed {
             match r {
                 Ok(s) => {
-                    summaries.insert(node, Arc::new(s));
+                    summaries.insert(node, s);
                 }
                 Err(why) => {
                     warnings.push(format!("cannot complete the analysis of an object: {why}"))
@@ -496,8 +497,17 @@ pub fn analyze_image(
             }
         }
     }
+    // Numbers no kernel table names fail with ENOSYS: nothing to allow. One line per number.
+    let mut by_number: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for (path, nr) in invalid_numbers {
-        warnings.push(format!("{path} can issue syscall number {nr:#x}, which no kernel table names (it fails with ENOSYS); not allowed"));
+        by_number.entry(nr).or_default().push(path);
+    }
+    for (nr, paths) in by_number {
+        warnings.push(format!(
+            "syscall number {nr:#x} (no kernel table names it; it fails with ENOSYS) is not allowed; {} program(s) can issue it, e.g. {}",
+            paths.len(),
+            paths[0]
+        ));
     }
     for k in unresolved.keys() {
         plugin_unresolved.remove(k);

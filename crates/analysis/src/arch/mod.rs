@@ -110,6 +110,9 @@ pub struct CodeContext<'a> {
     pub noreturn: std::collections::HashSet<u64>,
     /// Dynamic symbols (by index) of functions known never to return (`abort`, `exit`…).
     pub noreturn_symbols: std::collections::HashSet<u32>,
+    /// Go functions (entry → declared argument-area size, see [`crate::go`]): how much of its
+    /// caller's frame a call may write.
+    pub go_args: HashMap<u64, i32>,
 }
 
 /// Library functions that never return, by name (C library, C++ runtime, unwinder).

@@ -1253,8 +1253,8 @@ impl<'c, 'a> Flow<'c, 'a> {
         v.truncate(w)
     }
 
-    /// Registers a callee may clobber, by convention.
-    fn clobber_after_call(&mut self, st: &mut State<NREGS>) {
+    /// Registers (and, for Go, stack slots) a callee may clobber, by convention.
+    fn clobber_after_call(&mut self, st: &mut State<NREGS>, target: RawTarget) {
         match self.plan.abi {
             FnAbi::SysV => {
                 for r in [RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11] {
@@ -1262,13 +1262,50 @@ impl<'c, 'a> Flow<'c, 'a> {
                 }
             }
             FnAbi::Go => {
+                // Stack objects whose address the callee gets (in a register or an outgoing
+                // slot) may be written through it, from that address up.
+                let sp = st.regs[RSP].clone();
+                let mut escaped: Vec<(u32, i64)> = Vec::new();
+                for (r, v) in st.regs.iter().enumerate() {
+                    if let (false, Val::Sp { base, off }) = (r == RSP || r == RBP, v) {
+                        escaped.push((*base, *off));
+                    }
+                }
+                if let Val::Sp { base, off } = sp {
+                    for (s, v) in &st.slots {
+                        if let (true, Val::Sp { base: b, off: o }) =
+                            (s.base == base && s.off >= off && s.off < off + OUTGOING, v)
+                        {
+                            escaped.push((*b, *o));
+                        }
+                    }
+                }
                 for (r, v) in st.regs.iter_mut().enumerate() {
                     if r != RSP {
                         *v = Val::Top;
                     }
                 }
-                // Callees write their frames and ABI0 results below our entry stack pointer.
-                st.forget_below(0, 0);
+                // A Go callee writes its argument area (arguments, results and register spill
+                // slots: its declared `args` bytes above our stack pointer) and below; our
+                // other slots survive. An unknown callee may write our whole frame.
+                let area = match target {
+                    RawTarget::Addr(a) => self.ctx.go_args.get(&a).copied().filter(|n| *n >= 0),
+                    _ => None,
+                };
+                match (sp, area) {
+                    (Val::Sp { base: 0, off }, Some(n)) => st.forget_below(0, off + n as i64),
+                    (Val::Sp { base, .. }, _) => {
+                        st.forget_below(0, 0);
+                        if base != 0 {
+                            st.forget_below(base, i64::MAX);
+                        }
+                    }
+                    _ => st.forget_below(0, 0),
+                }
+                for (b, p) in escaped {
+                    st.slots
+                        .retain(|(s, _)| !(s.base == b && s.off + s.size as i64 > p));
+                }
             }
         }
     }
@@ -1383,7 +1420,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                 strings,
             });
         }
-        self.clobber_after_call(st);
+        self.clobber_after_call(st, target);
         // What the call returns: resolvable when a call names a syscall by string.
         st.regs[RAX] = Val::Param(Loc::Ret(ins.ip()));
     }

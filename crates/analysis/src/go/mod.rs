@@ -56,9 +56,9 @@ impl GoObject {
     pub fn from_elf(elf: &ElfObject, data: &[u8], warnings: &mut Vec<String>) -> Option<Self> {
         let info = elf.go.as_ref()?;
         let loc = info.pclntab?;
-        let bytes = usize::try_from(loc.offset).ok().and_then(|o| {
-            data.get(o..o.checked_add(usize::try_from(loc.size).ok()?)?)
-        })?;
+        let bytes = usize::try_from(loc.offset)
+            .ok()
+            .and_then(|o| data.get(o..o.checked_add(usize::try_from(loc.size).ok()?)?))?;
         let reloc_word = |addr: u64| -> Option<u64> {
             elf.relocs
                 .binary_search_by_key(&addr, |r| r.offset)

@@ -183,7 +183,12 @@ pub(crate) mod tests {
     use super::*;
 
     /// A Go 1.18/1.20 table with the given functions: (entry offset, name, args), end offset.
-    pub(crate) fn table_118(magic: u32, text: u64, funcs: &[(u32, &str, i32)], end: u32) -> Vec<u8> {
+    pub(crate) fn table_118(
+        magic: u32,
+        text: u64,
+        funcs: &[(u32, &str, i32)],
+        end: u32,
+    ) -> Vec<u8> {
         let mut names = Vec::new();
         let mut nameoffs = Vec::new();
         for (_, n, _) in funcs {
@@ -197,16 +202,7 @@ pub(crate) mod tests {
         let functab_len = 8 * funcs.len() as u64 + 4;
         let mut b = magic.to_le_bytes().to_vec();
         b.extend_from_slice(&[0, 0, 1, 8]);
-        for w in [
-            funcs.len() as u64,
-            1,
-            text,
-            funcname_off,
-            0,
-            0,
-            0,
-            pcln_off,
-        ] {
+        for w in [funcs.len() as u64, 1, text, funcname_off, 0, 0, 0, pcln_off] {
             b.extend_from_slice(&w.to_le_bytes());
         }
         b.extend_from_slice(&names);
@@ -309,9 +305,18 @@ pub(crate) mod tests {
             );
         }
         // PIE: the relocated textStart wins over the file's word.
-        let t = parse(&table_118(0xffff_fff1, 0, &f, 0x80), true, Some(0x2000), None).unwrap();
+        let t = parse(
+            &table_118(0xffff_fff1, 0, &f, 0x80),
+            true,
+            Some(0x2000),
+            None,
+        )
+        .unwrap();
         assert_eq!(t.funcs[1].entry, 0x2040);
-        let abs = [(0x401000u64, "a.f", 8), (0x401020, "a.g", ARGS_SIZE_UNKNOWN)];
+        let abs = [
+            (0x401000u64, "a.f", 8),
+            (0x401020, "a.g", ARGS_SIZE_UNKNOWN),
+        ];
         for t in [table_116(&abs, 0x401060), table_12(&abs, 0x401060)] {
             let t = parse(&t, true, None, None).unwrap();
             assert_eq!(t.funcs.len(), 2);
