@@ -175,6 +175,17 @@ pub(crate) fn analyze_with<A: Arch>(
             e.name = name.map(str::to_string);
         }
     };
+    // Go's function table first: its names are the functions' own (symbols such as
+    // `runtime.text` share addresses with them).
+    for f in go.iter().flat_map(|g| &g.funcs) {
+        add(
+            &mut starts,
+            f.entry,
+            Some(f.end),
+            FnOrigin::GoPclntab,
+            Some(&f.name),
+        );
+    }
     for s in &elf.symtab_functions {
         add(
             &mut starts,
@@ -195,15 +206,6 @@ pub(crate) fn analyze_with<A: Arch>(
             (s.size > 0).then(|| s.value + s.size),
             FnOrigin::Symbol,
             Some(&s.name),
-        );
-    }
-    for f in go.iter().flat_map(|g| &g.funcs) {
-        add(
-            &mut starts,
-            f.entry,
-            Some(f.end),
-            FnOrigin::GoPclntab,
-            Some(&f.name),
         );
     }
     for (s, e) in eh_frame_ranges(elf, data, &mut warnings) {
@@ -563,10 +565,11 @@ pub(crate) fn analyze_with<A: Arch>(
         v
     };
     // Go: code addresses inside Go functions are jump-table targets, not function pointers;
-    // method tables and type offsets are references of the type descriptors' regions.
+    // the itablinks list makes no itab live; method tables and type offsets are references of
+    // the type descriptors' regions (see crate::go).
     let mut pointers = pointers;
     if let Some(g) = &go {
-        pointers.retain(|(_, t)| !g.is_interior(*t));
+        pointers.retain(|(slot, t)| !g.is_interior(*t) && !g.in_itablinks(*slot));
         let candidates: Vec<u64> = all_data_refs
             .iter()
             .copied()

@@ -36,6 +36,8 @@ pub struct ModuleData {
     /// `[types, etypes)`: type descriptors and names; the base of `typeOff` and `nameOff`.
     pub types: u64,
     pub etypes: u64,
+    /// `itablinks`: the pointers to every static itab, `[start, end)`.
+    pub itablinks: Option<(u64, u64)>,
 }
 
 /// What the analysis knows of a Go binary.
@@ -117,6 +119,15 @@ impl GoObject {
         self.func_containing(addr).is_some_and(|f| f.entry != addr)
     }
 
+    /// A slot of `itablinks`, the list of every static itab the runtime enters into its itab
+    /// table at start-up. Those pointers make no itab live: the table hands an itab out only for
+    /// a type descriptor code already has, and that type's method table names the same methods.
+    pub fn in_itablinks(&self, slot: u64) -> bool {
+        self.moduledata
+            .and_then(|m| m.itablinks)
+            .is_some_and(|(s, e)| slot >= s && slot < e)
+    }
+
     /// Entry → declared argument-area size, for the data flow of calls.
     pub fn args_by_entry(&self) -> HashMap<u64, i32> {
         self.funcs.iter().map(|f| (f.entry, f.args)).collect()
@@ -141,11 +152,12 @@ fn find_moduledata(
             _ => elf.u64_at(data, addr),
         }
     };
-    // Field indexes (in words): text, types, etypes.
-    let (text_i, types_i) = match layout {
-        PclntabLayout::Go12 => (12, 25),
-        PclntabLayout::Go116 | PclntabLayout::Go118 => (22, 35),
-        PclntabLayout::Go120 => (22, 37),
+    // Field indexes (in words): text, types (etypes follows), itablinks (a slice).
+    let (text_i, types_i, itablinks_i) = match layout {
+        PclntabLayout::Go12 => (12, 25, 33),
+        PclntabLayout::Go116 => (22, 35, 43),
+        PclntabLayout::Go118 => (22, 35, 45),
+        PclntabLayout::Go120 => (22, 37, 47),
     };
     let check = |addr: u64| -> Option<ModuleData> {
         let text = word(addr + 8 * text_i)?;
@@ -160,6 +172,24 @@ fn find_moduledata(
             text,
             types,
             etypes,
+            itablinks: None,
+        })
+        .map(|mut m| {
+            // A slice whose length is its capacity, inside the file's read-only data.
+            let (p, n, c) = (
+                word(addr + 8 * itablinks_i),
+                word(addr + 8 * (itablinks_i + 1)),
+                word(addr + 8 * (itablinks_i + 2)),
+            );
+            if let (Some(p), Some(n), Some(c)) = (p, n, c) {
+                let end = n.checked_mul(8).and_then(|b| p.checked_add(b));
+                if let Some(end) = end.filter(|_| n == c && n > 0) {
+                    if elf.vaddr_to_offset(p).is_some() && elf.vaddr_to_offset(end - 1).is_some() {
+                        m.itablinks = Some((p, end));
+                    }
+                }
+            }
+            m
         })
     };
     // Relocated pointers (PIE) first, then the words of the writable data.
