@@ -500,25 +500,48 @@ pub(crate) fn analyze_with<A: Arch>(
     // values are almost always needed, so they are computed now rather than on request. (Only a
     // shortcut: any other import that turns out to forward a syscall number is completed on
     // request by the pipeline.)
-    let calls_wrapper_import = |f: &crate::arch::FunctionFacts| {
-        f.calls.iter().any(|c| match c.target {
-            RawTarget::Symbol(s) => elf.dynsym.get(s as usize).is_some_and(|d| {
-                !d.defined
-                    && (crate::SYSCALL_WRAPPER_NAMES.contains(&d.name.as_str())
-                        || crate::STRING_ARG_IMPORTS.contains(&d.name.as_str()))
-            }),
-            _ => false,
+    // The import a call reaches: directly through the GOT, or through this object's PLT stub.
+    let import_name = |facts: &[crate::arch::FunctionFacts], t: RawTarget| -> Option<&str> {
+        let sym = match t {
+            RawTarget::Symbol(s) => Some(s),
+            RawTarget::Addr(a) => index_of(a)
+                .filter(|&j| is_plt(&plans[j as usize]))
+                .and_then(|j| match facts[j as usize].calls.as_slice() {
+                    [only] => match only.target {
+                        RawTarget::Symbol(s) => Some(s),
+                        _ => None,
+                    },
+                    _ => None,
+                }),
+            RawTarget::Indirect => None,
+        }?;
+        elf.dynsym
+            .get(sym as usize)
+            .filter(|d| !d.defined)
+            .map(|d| d.name.as_str())
+    };
+    let calls_wrapper_import = |facts: &[crate::arch::FunctionFacts],
+                                f: &crate::arch::FunctionFacts| {
+        f.calls.iter().any(|c| {
+            import_name(facts, c.target).is_some_and(|n| {
+                crate::SYSCALL_WRAPPER_NAMES.contains(&n) || crate::STRING_ARG_IMPORTS.contains(&n)
+            })
         })
     };
     for i in 0..plans.len() {
-        if !facts[i].syscalls.is_empty() || calls_wrapper_import(&facts[i]) {
+        if !facts[i].syscalls.is_empty() || calls_wrapper_import(&facts, &facts[i]) {
             if !is_full[i] {
                 facts[i] = run_one(&plans[i], true);
                 is_full[i] = true;
             }
             let forwards_param_to_wrapper = facts[i].calls.iter().any(|c| {
-                matches!(c.target, RawTarget::Symbol(s) if elf.dynsym.get(s as usize).is_some_and(|d| !d.defined && crate::SYSCALL_WRAPPER_NAMES.contains(&d.name.as_str())))
-                    && c.args.iter().any(|(_, v)| v.atoms.iter().any(|a| matches!(a, crate::summary::Atom::Param(_))))
+                import_name(&facts, c.target)
+                    .is_some_and(|n| crate::SYSCALL_WRAPPER_NAMES.contains(&n))
+                    && c.args.iter().any(|(_, v)| {
+                        v.atoms
+                            .iter()
+                            .any(|a| matches!(a, crate::summary::Atom::Param(_)))
+                    })
             });
             if forwards_param_to_wrapper
                 || facts[i].syscalls.iter().any(|s| {
@@ -719,16 +742,6 @@ pub(crate) fn analyze_with<A: Arch>(
         });
     }
     stats.functions = functions.len() as u64;
-    let named_functions: Vec<u32> = functions
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| {
-            f.name
-                .as_deref()
-                .is_some_and(|n| crate::STRING_ARG_IMPORTS.contains(&n))
-        })
-        .map(|(i, _)| i as u32)
-        .collect();
     // Local callers of each function (reverse of the call edges), for parameter resolution.
     let mut callers: Vec<Vec<(u32, u32)>> = vec![Vec::new(); functions.len()];
     for (fi, f) in functions.iter().enumerate() {
@@ -761,6 +774,16 @@ pub(crate) fn analyze_with<A: Arch>(
             f.name.get_or_insert_with(|| "PLT0".to_string());
         }
     }
+    let named_functions: Vec<u32> = functions
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            f.name.as_deref().is_some_and(|n| {
+                crate::STRING_ARG_IMPORTS.contains(&n.strip_suffix("@plt").unwrap_or(n))
+            })
+        })
+        .map(|(i, _)| i as u32)
+        .collect();
     // Code pointers outside every data region (objects without section headers) are live
     // whenever the object is loaded; the others live with their region.
     let mut data_addr_taken: Vec<u32> = pointers

@@ -182,7 +182,36 @@ impl<'a> ProgramGraph<'a> {
         kind: ProgramKind,
         syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
     ) -> ProgramSyscalls {
-        Self::analyze_roots(program, bindings, summaries, kind, &[], syscall_number)
+        Self::analyze_roots(
+            program,
+            bindings,
+            summaries,
+            kind,
+            &[],
+            syscall_number,
+            false,
+        )
+    }
+
+    /// Like [`ProgramGraph::analyze`], with every exported function of every loaded object a
+    /// root called with unknown arguments (`--dlsym=all`: code that calls any export through
+    /// `dlsym`, as ctypes does).
+    pub fn analyze_all_exports(
+        program: &'a LoadedProgram,
+        bindings: &'a Bindings,
+        summaries: &'a [Arc<ObjectSummary>],
+        kind: ProgramKind,
+        syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
+    ) -> ProgramSyscalls {
+        Self::analyze_roots(
+            program,
+            bindings,
+            summaries,
+            kind,
+            &[],
+            syscall_number,
+            true,
+        )
     }
 
     fn analyze_roots(
@@ -192,6 +221,7 @@ impl<'a> ProgramGraph<'a> {
         kind: ProgramKind,
         root_exports: &[&str],
         syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
+        all_exports: bool,
     ) -> ProgramSyscalls {
         let mut base = Vec::with_capacity(summaries.len());
         let mut total = 0;
@@ -228,6 +258,20 @@ impl<'a> ProgramGraph<'a> {
         }
         g.region_live = vec![false; rtotal];
         g.seed(kind);
+        if all_exports {
+            for (oi, s) in summaries.iter().enumerate() {
+                for &(_, func) in &s.exports {
+                    // Called by code we do not see, with arguments we do not know.
+                    g.reach(
+                        FnId {
+                            obj: oi as u32,
+                            func,
+                        },
+                        Reason::InitFini,
+                    );
+                }
+            }
+        }
         for name in root_exports {
             let s = &summaries[0];
             let elf = &program.objects[0].elf;
@@ -260,6 +304,7 @@ impl<'a> ProgramGraph<'a> {
             ProgramKind::Exports,
             exports,
             syscall_number,
+            false,
         )
     }
 
@@ -488,8 +533,9 @@ impl<'a> ProgramGraph<'a> {
         }
     }
 
+    /// The object's canonical path in the image (one name per file, whatever path loaded it).
     fn object_path(&self, obj: u32) -> &str {
-        &self.program.objects[obj as usize].path
+        &self.program.objects[obj as usize].real_path
     }
 
     fn step(&self, f: FnId, via: String) -> Step {
@@ -1073,9 +1119,11 @@ impl<'a> ProgramGraph<'a> {
                         CallTarget::Symbol(s) if sm.named_symbols.binary_search(&s).is_ok() => {
                             elf.dynsym.get(s as usize).map(|d| d.name.as_str())
                         }
-                        CallTarget::Local(t) if sm.named_functions.binary_search(&t).is_ok() => {
-                            sm.functions.get(t as usize).and_then(|t| t.name.as_deref())
-                        }
+                        CallTarget::Local(t) if sm.named_functions.binary_search(&t).is_ok() => sm
+                            .functions
+                            .get(t as usize)
+                            .and_then(|t| t.name.as_deref())
+                            .map(|n| n.strip_suffix("@plt").unwrap_or(n)),
                         _ => None,
                     };
                     let Some(callee) =
