@@ -45,7 +45,7 @@ mod ldcache;
 mod run;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use dockergate_elf::{ElfKind, ElfObject};
 use dockergate_fs::{ImageFs, NodeId};
@@ -222,6 +222,11 @@ pub struct ImageLoader<'a> {
     preload_file: Option<Vec<u8>>,
     working_dir: String,
     cache: Option<LdSoCache>,
+    /// glibc's default directories, by interpreter file and machine (`run::system_dirs` reads
+    /// the whole interpreter: once per image, not once per program).
+    system_dirs: Mutex<HashMap<(NodeId, u16), Vec<String>>>,
+    /// [`ImageLoader::default_interpreter`] by machine and class (it looks at every ELF file).
+    default_interp: Mutex<HashMap<(u16, u8), Option<(String, NodeId)>>>,
 }
 
 impl<'a> ImageLoader<'a> {
@@ -254,6 +259,8 @@ impl<'a> ImageLoader<'a> {
                 working_dir.to_string()
             },
             cache,
+            system_dirs: Mutex::new(HashMap::new()),
+            default_interp: Mutex::new(HashMap::new()),
         }
     }
 
@@ -421,6 +428,16 @@ impl<'a> ImageLoader<'a> {
     /// The interpreter a process loading `elf` would run under: the one most programs of the
     /// image of the same machine name.
     fn default_interpreter(&self, elf: &ElfObject) -> Option<(String, NodeId)> {
+        let key = (elf.machine, elf.class);
+        if let Some(r) = lock(&self.default_interp).get(&key) {
+            return r.clone();
+        }
+        let r = self.default_interpreter_uncached(elf);
+        lock(&self.default_interp).insert(key, r.clone());
+        r
+    }
+
+    fn default_interpreter_uncached(&self, elf: &ElfObject) -> Option<(String, NodeId)> {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for e in self.catalog.entries() {
             if let Ok(o) = &e.elf {
@@ -440,6 +457,10 @@ impl<'a> ImageLoader<'a> {
                 .map(|r| (i.to_string(), r.node))
         })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn flavor_of_interpreter(interp: &str) -> Flavor {

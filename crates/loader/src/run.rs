@@ -1043,6 +1043,20 @@ fn glibc_subdirs(machine_id: u16) -> Vec<String> {
 /// The default directories of a glibc ld.so, read from its own bytes (the `SYSTEM_DIRS` string
 /// differs between multiarch distributions and lib64 ones).
 fn system_dirs(loader: &ImageLoader<'_>, rtld: &LoadedObject, machine_id: u16) -> Vec<String> {
+    let key = (rtld.node, machine_id);
+    if let Some(d) = crate::lock(&loader.system_dirs).get(&key) {
+        return d.clone();
+    }
+    let d = system_dirs_uncached(loader, rtld, machine_id);
+    crate::lock(&loader.system_dirs).insert(key, d.clone());
+    d
+}
+
+fn system_dirs_uncached(
+    loader: &ImageLoader<'_>,
+    rtld: &LoadedObject,
+    machine_id: u16,
+) -> Vec<String> {
     let triplet = match machine_id {
         machine::AARCH64 => "aarch64-linux-gnu",
         machine::X86 => "i386-linux-gnu",

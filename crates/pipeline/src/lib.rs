@@ -237,21 +237,26 @@ pub fn analyze_image(
             }
         }
     }
-    let units: Vec<Unit> = candidates
-        .into_iter()
-        .filter_map(|(path, kind)| {
+    // Loaded in parallel, kept in order.
+    let loaded: Vec<_> = candidates
+        .into_par_iter()
+        .map(|(path, kind)| {
             let loaded = match kind {
                 ProgramKind::Executable => loader.load_program(&path),
                 ProgramKind::Plugin | ProgramKind::Exports => loader.load_plugin(&path),
             };
-            match loaded {
-                Ok(loaded) => Some(Unit { path, kind, loaded }),
-                Err(e) => {
-                    warnings.push(format!(
-                        "{path} cannot run in this image and is left out: {e}"
-                    ));
-                    None
-                }
+            (path, kind, loaded)
+        })
+        .collect();
+    let units: Vec<Unit> = loaded
+        .into_iter()
+        .filter_map(|(path, kind, loaded)| match loaded {
+            Ok(loaded) => Some(Unit { path, kind, loaded }),
+            Err(e) => {
+                warnings.push(format!(
+                    "{path} cannot run in this image and is left out: {e}"
+                ));
+                None
             }
         })
         .collect();
