@@ -320,3 +320,45 @@ fn static_server_profile() {
         assert!(allowed.len() < 110, "{bin}: {} allowed", allowed.len());
     }
 }
+
+/// The rule behind leaving `itablinks` out of liveness: every method of every static itab is
+/// in the method table of the itab's type (the runtime hands a static itab out only for a type
+/// descriptor code already has), save the linker's `runtime.unreachableMethod` placeholders.
+#[test]
+fn static_itab_methods_are_in_their_types_method_tables() {
+    let Some(dir) = go::fixtures("static") else {
+        return;
+    };
+    for bin in VERSIONS {
+        let data = std::fs::read(dir.join(bin)).unwrap();
+        let elf = dockergate_elf::parse_elf(&data).unwrap();
+        let g =
+            dockergate_analysis::go::GoObject::from_elf(&elf, &data, &mut Vec::new()).expect("Go");
+        let md = g.moduledata.expect("moduledata");
+        let (start, end) = md.itablinks.expect("itablinks");
+        let word = |a: u64| elf.u64_at(&data, a).unwrap();
+        let (mut checked, mut missing) = (0, Vec::new());
+        for slot in (start..end).step_by(8) {
+            let itab = word(slot);
+            let (inter, typ) = (word(itab), word(itab + 8));
+            let methods: std::collections::HashSet<u64> =
+                dockergate_analysis::go::types::type_refs(&g, &elf, &data, [typ])
+                    .into_iter()
+                    .map(|(_, t)| t)
+                    .collect();
+            for i in 0..word(inter + 64) {
+                let f = word(itab + 24 + 8 * i);
+                let name = g.func_at_entry(f).map(|f| f.name.as_str()).unwrap_or("?");
+                if f == 0 || name == "runtime.unreachableMethod" {
+                    continue;
+                }
+                checked += 1;
+                if !methods.contains(&f) {
+                    missing.push(name.to_string());
+                }
+            }
+        }
+        assert!(checked > 300, "{bin}: {checked} itab methods");
+        assert!(missing.is_empty(), "{bin}: {missing:?}");
+    }
+}
