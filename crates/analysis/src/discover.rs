@@ -742,18 +742,6 @@ pub(crate) fn analyze_with<A: Arch>(
         });
     }
     stats.functions = functions.len() as u64;
-    // Local callers of each function (reverse of the call edges), for parameter resolution.
-    let mut callers: Vec<Vec<(u32, u32)>> = vec![Vec::new(); functions.len()];
-    for (fi, f) in functions.iter().enumerate() {
-        for (ci, c) in f.calls.iter().enumerate() {
-            if let CallTarget::Local(t) = c.target {
-                if let Some(v) = callers.get_mut(t as usize) {
-                    v.push((fi as u32, ci as u32));
-                }
-            }
-        }
-    }
-    stats.data_in_code = data_like.len() as u64;
     // PLT stubs are named after the symbol they jump to.
     for f in functions
         .iter_mut()
@@ -784,6 +772,18 @@ pub(crate) fn analyze_with<A: Arch>(
         })
         .map(|(i, _)| i as u32)
         .collect();
+    // Local callers of each function (reverse of the call edges), for parameter resolution.
+    let mut callers: Vec<Vec<(u32, u32)>> = vec![Vec::new(); functions.len()];
+    for (fi, f) in functions.iter().enumerate() {
+        for (ci, c) in f.calls.iter().enumerate() {
+            if let CallTarget::Local(t) = c.target {
+                if let Some(v) = callers.get_mut(t as usize) {
+                    v.push((fi as u32, ci as u32));
+                }
+            }
+        }
+    }
+    stats.data_in_code = data_like.len() as u64;
     // Code pointers outside every data region (objects without section headers) are live
     // whenever the object is loaded; the others live with their region.
     let mut data_addr_taken: Vec<u32> = pointers

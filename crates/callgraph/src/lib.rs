@@ -125,6 +125,8 @@ pub struct ProgramSyscalls {
     pub unresolved: Vec<UnresolvedSite>,
     pub reachable_functions: usize,
     pub total_functions: usize,
+    /// Reachable functions per object of the program (in load order), e.g. of a Go binary.
+    pub reachable_by_object: Vec<usize>,
     pub makes_indirect_calls: bool,
     /// Reachable calls to exec-, spawn-, shell- and dlopen-like functions (by the callee's
     /// name, see `dockergate_analysis::STRING_ARG_IMPORTS`), with the strings they pass.
@@ -1035,6 +1037,15 @@ impl<'a> ProgramGraph<'a> {
         let mut out = ProgramSyscalls {
             total_functions: total,
             reachable_functions: self.reason.iter().filter(|r| r.is_some()).count(),
+            reachable_by_object: (0..self.summaries.len())
+                .map(|o| {
+                    let b = self.base[o];
+                    self.reason[b..b + self.summaries[o].functions.len()]
+                        .iter()
+                        .filter(|r| r.is_some())
+                        .count()
+                })
+                .collect(),
             makes_indirect_calls: self.indirect_from.is_some(),
             ..Default::default()
         };

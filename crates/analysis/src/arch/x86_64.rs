@@ -511,6 +511,60 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
     }
 
+    /// What a conditional branch tells on one edge: after `test r, r` or `cmp r, imm`, the
+    /// "equal" edge of `je`/`jne` knows the register's value (compilers select a syscall number
+    /// by branching on it, e.g. musl picks `read` when a length tested zero).
+    fn refine_edge(&self, b: usize, s: usize, out: &State<NREGS>) -> Option<State<NREGS>> {
+        let end = self.block_end(b);
+        if end < 2 {
+            return None;
+        }
+        let jcc = &self.insns[end - 1];
+        let eq_edge = match jcc.mnemonic() {
+            Mnemonic::Je => self
+                .index_of(jcc.near_branch_target())
+                .and_then(|i| self.block_of.get(&i))
+                .copied(),
+            Mnemonic::Jne => Some(b + 1),
+            _ => return None,
+        };
+        if eq_edge != Some(s)
+            || (jcc.mnemonic() == Mnemonic::Je
+                && s == b + 1
+                && self.leaders.get(b + 1) == self.index_of(jcc.near_branch_target()).as_ref())
+        {
+            return None;
+        }
+        let flags = &self.insns[end - 2];
+        if flags.op_count() != 2 || flags.op0_kind() != OpKind::Register {
+            return None;
+        }
+        let reg = flags.op0_register();
+        let (idx, width) = gpr(reg)?;
+        if is_high_byte(reg) || width < 4 {
+            return None;
+        }
+        let value = match (flags.mnemonic(), flags.op1_kind()) {
+            (Mnemonic::Test, OpKind::Register) if flags.op1_register() == reg => 0,
+            (
+                Mnemonic::Cmp,
+                OpKind::Immediate8to32
+                | OpKind::Immediate8to64
+                | OpKind::Immediate32
+                | OpKind::Immediate32to64
+                | OpKind::Immediate8,
+            ) => flags.immediate(1),
+            _ => return None,
+        };
+        let mut st = out.clone();
+        st.regs[idx] = Val::Const(if width == 4 {
+            value & 0xffff_ffff
+        } else {
+            value
+        });
+        Some(st)
+    }
+
     fn block_end(&self, b: usize) -> usize {
         self.leaders.get(b + 1).copied().unwrap_or(self.insns.len())
     }
@@ -647,7 +701,14 @@ impl<'c, 'a> Flow<'c, 'a> {
     }
 
     fn compute_falls_through(&mut self) {
-        if let Some(last) = self.insns.last() {
+        // Alignment padding at the end is not where control leaves.
+        let last = self
+            .insns
+            .iter()
+            .rev()
+            .find(|i| !X86_64.is_padding(i))
+            .or(self.insns.last());
+        if let Some(last) = last {
             let terminated = matches!(
                 last.flow_control(),
                 FlowControl::Return
@@ -695,9 +756,11 @@ impl<'c, 'a> Flow<'c, 'a> {
             let out = self.run_block(b, input);
             for k in 0..self.succs[b].len() {
                 let s = self.succs[b][k];
+                let refined = self.refine_edge(b, s, &out);
+                let out = refined.as_ref().unwrap_or(&out);
                 let changed = match &mut inputs[s] {
-                    Some(i) if visits[s] >= MAX_VISITS => i.widen_in(&out, RET),
-                    Some(i) => i.join_in(&out, RET),
+                    Some(i) if visits[s] >= MAX_VISITS => i.widen_in(out, RET),
+                    Some(i) => i.join_in(out, RET),
                     slot @ None => {
                         *slot = Some(out.clone());
                         true
