@@ -4,22 +4,52 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use dockergate_pipeline::{analyze_image, ImageReport, Options, PipelineError, UnresolvedPolicy};
+use dockergate_pipeline::{
+    analyze_image, EntrypointSpec, ImageReport, Options, PipelineError, Scope, UnresolvedPolicy,
+};
 use dockergate_profile::Runtime;
 
 use crate::cmd_cache::{CacheArgs, RunArgs, Session};
-use crate::common::{open, CliError, ImageArgs};
+use crate::common::{open, CliError, ImageArgs, OpenedImage};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ScopeArg {
     /// Every program of the image may run, every unneeded shared object may be dlopen'ed.
     Image,
+    /// What the config's Entrypoint + Cmd can start: followed through scripts, interpreters,
+    /// exec and dlopen calls (see `dockergate programs`).
+    Entrypoint,
+}
+
+/// The pipeline's scope for a `--scope` value and the image config.
+pub fn scope_of(
+    scope: ScopeArg,
+    trust_dynamic: bool,
+    config: &dockergate_source::ImageConfig,
+) -> Scope {
+    match scope {
+        ScopeArg::Image => Scope::Image,
+        ScopeArg::Entrypoint => Scope::Entrypoint(EntrypointSpec {
+            entrypoint: config.entrypoint.clone(),
+            cmd: config.cmd.clone(),
+            user: config.user.clone(),
+            trust_dynamic,
+        }),
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum RuntimeArg {
     Runc,
     Crun,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DlsymArg {
+    /// A dlsym with a non-constant name reaches plugin exports (the documented assumption).
+    Plugins,
+    /// Every export of every loaded library may be called (ctypes-style code).
+    All,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -40,8 +70,14 @@ pub struct ProfileArgs {
     /// Where to write the evidence: why each syscall is allowed (JSON).
     #[arg(long, value_name = "FILE")]
     pub evidence: Option<PathBuf>,
+    /// Which programs may run: every program of the image, or what the entrypoint can start.
     #[arg(long, value_enum, default_value = "image")]
     pub scope: ScopeArg,
+    /// With --scope entrypoint: assume that program paths and library names computed at run
+    /// time name only code already reached, instead of making every program or plugin
+    /// reachable (each such call is listed under `assumptions` in the evidence).
+    #[arg(long)]
+    pub trust_dynamic: bool,
     /// The container runtime whose own syscalls are added.
     #[arg(long, value_enum, default_value = "runc")]
     pub runtime: RuntimeArg,
@@ -51,18 +87,19 @@ pub struct ProfileArgs {
     /// Leave a file of the image out of the analysis (repeatable).
     #[arg(long, value_name = "PATH")]
     pub exclude: Vec<String>,
+    /// What a dlsym with a non-constant name can reach.
+    #[arg(long, value_enum, default_value = "plugins")]
+    pub dlsym: DlsymArg,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]
     pub run: RunArgs,
 }
 
-pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> {
-    let mut session = Session::start(&args.cache, &args.run);
-    session.phase("reading the image");
-    let opened = open(image)?;
+/// The pipeline's options for these arguments and image.
+pub fn options(args: &ProfileArgs, opened: &OpenedImage, scope: ScopeArg) -> Options {
     let config = &opened.image.config;
-    let opts = Options {
+    Options {
         runtime: match args.runtime {
             RuntimeArg::Runc => Runtime::Runc,
             RuntimeArg::Crun => Runtime::Crun,
@@ -74,7 +111,17 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
         },
         exclude: args.exclude.clone(),
         image_name: opened.image.reference.to_string(),
-    };
+        scope: scope_of(scope, args.trust_dynamic, config),
+        dlsym_all: matches!(args.dlsym, DlsymArg::All),
+    }
+}
+
+pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> {
+    let mut session = Session::start(&args.cache, &args.run);
+    session.phase("reading the image");
+    let opened = open(image)?;
+    let config = &opened.image.config;
+    let opts = options(args, &opened, args.scope);
     let result = session.analyze(&opened, &opts.image_name, |source| {
         analyze_image(
             &opened.image.fs,

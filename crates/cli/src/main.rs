@@ -6,6 +6,7 @@ mod cmd_cache;
 mod cmd_ldd;
 mod cmd_ls;
 mod cmd_profile;
+mod cmd_programs;
 mod common;
 
 use std::process::ExitCode;
@@ -52,6 +53,14 @@ enum Command {
         #[command(flatten)]
         opts: cmd_profile::ProfileArgs,
     },
+    /// The programs the entrypoint can start (scripts, interpreters, exec and dlopen calls
+    /// followed), each with the chain that reaches it.
+    Programs {
+        #[command(flatten)]
+        image: ImageArgs,
+        #[command(flatten)]
+        opts: cmd_programs::ProgramsArgs,
+    },
     /// The analysis cache: `stats` (entries, size, hit rate of the last run), `clear`.
     Cache {
         #[command(subcommand)]
@@ -69,6 +78,7 @@ fn main() -> ExitCode {
             bindings,
         } => cmd_ldd::run(&image, &path, bindings),
         Command::Profile { image, opts } => cmd_profile::run(&image, &opts),
+        Command::Programs { image, opts } => cmd_programs::run(&image, &opts),
         Command::Cache { command } => cmd_cache::run(&command),
     };
     match result {

@@ -35,6 +35,10 @@ pub struct ProgramEvidence {
     pub reachable_functions: usize,
     pub total_functions: usize,
     pub unresolved_sites: usize,
+    /// dlsym calls with a non-constant name: the program relies on the plugin assumption
+    /// (such a lookup reaches plugin exports, not every library export; `--dlsym=all` lifts it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dlsym_nonconstant: Vec<String>,
 }
 
 /// The whole evidence document.
@@ -54,6 +58,9 @@ pub struct Evidence {
     pub plugin_export_params: Vec<String>,
     /// Interpreter raw-syscall builtins whose numbers come from scripts, none of which use it.
     pub script_syscalls: Vec<String>,
+    /// `--scope entrypoint`: the programs and plugins reached from the entrypoint, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<crate::EntrypointEvidence>,
 }
 
 impl Evidence {
@@ -69,6 +76,7 @@ impl Evidence {
             plugin_only_unresolved: Vec::new(),
             plugin_export_params: Vec::new(),
             script_syscalls: Vec::new(),
+            entrypoint: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! object is analysed once (in parallel); each program and plugin gets its own reachability,
 //! and the profile is the union of what they can call plus the container runtime's needs.
 
+mod entrypoint;
 mod evidence;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -22,6 +23,7 @@ use dockergate_loader::{
 use dockergate_profile::{AllowReason, Profile, Runtime, SyscallTable};
 use rayon::prelude::*;
 
+pub use entrypoint::{EntrypointEvidence, EntrypointSpec, ReachedEvidence, Scope};
 pub use evidence::{Evidence, ProgramEvidence, SyscallEvidence};
 
 /// What to do with reachable syscall sites whose number is unknown.
@@ -97,6 +99,11 @@ pub struct Options {
     pub exclude: Vec<String>,
     /// Name of the image for reports.
     pub image_name: String,
+    /// Which programs may run: every program of the image, or what the entrypoint can start.
+    pub scope: Scope,
+    /// `--dlsym=all`: every export of every loaded library is a root called with unknown
+    /// arguments (code such as Python's ctypes calls any export by name).
+    pub dlsym_all: bool,
 }
 
 /// Where per-object analysis results come from (the cache plugs in here).
@@ -143,6 +150,8 @@ pub enum PipelineError {
         count: usize,
         list: String,
     },
+    #[error("{0}")]
+    Scope(String),
     #[error("{count} reachable syscall site(s) in {image} have an unknown number (choose with --unresolved=allow-all|ignore): {list}")]
     Unresolved {
         image: String,
@@ -168,6 +177,41 @@ struct Unit {
     loaded: LoadedProgram,
 }
 
+/// What every step of one image's analysis shares.
+struct Ctx<'a> {
+    fs: &'a ImageFs,
+    catalog: &'a ElfCatalog,
+    env: &'a [String],
+    working_dir: &'a str,
+    loader: ImageLoader<'a>,
+    source: &'a dyn SummarySource,
+    excluded: HashSet<NodeId>,
+    opts: &'a Options,
+    timing: bool,
+    t0: std::time::Instant,
+}
+
+impl Ctx<'_> {
+    fn lap(&self, what: &str) {
+        if self.timing {
+            eprintln!("[timing] {what}: {:?}", self.t0.elapsed());
+        }
+    }
+}
+
+/// The units analysed so far: their bindings, reachability, and their objects' summaries
+/// (analysed once, completed as programs ask), kept so that units can be added in waves.
+#[derive(Default)]
+struct Analysed {
+    units: Vec<Unit>,
+    bindings: Vec<Bindings>,
+    results: Vec<Option<ProgramSyscalls>>,
+    summaries: HashMap<NodeId, Arc<ObjectSummary>>,
+    bind_cache: BindCache,
+    warnings: Vec<String>,
+    unanalysable: Vec<String>,
+}
+
 /// Runs the whole analysis of an image.
 pub fn analyze_image(
     fs: &ImageFs,
@@ -179,18 +223,13 @@ pub fn analyze_image(
 ) -> Result<ImageReport, PipelineError> {
     let timing = std::env::var_os("DG_TIMING").is_some();
     let t0 = std::time::Instant::now();
-    let lap = |what: &str| {
-        if timing {
-            eprintln!("[timing] {what}: {:?}", t0.elapsed());
-        }
-    };
     let loader = ImageLoader::new(fs, catalog, env, working_dir);
     let excluded: HashSet<NodeId> = opts
         .exclude
         .iter()
         .filter_map(|p| fs.resolve(p, true).ok().map(|r| r.node))
         .collect();
-    let mut warnings = Vec::new();
+    let warnings = Vec::new();
 
     // Programs and plugins of the image.
     let interpreters: HashSet<NodeId> = catalog
@@ -237,8 +276,39 @@ pub fn analyze_image(
             }
         }
     }
+    let cx = Ctx {
+        fs,
+        catalog,
+        env,
+        working_dir,
+        loader,
+        source,
+        excluded,
+        opts,
+        timing,
+        t0,
+    };
+    let mut st = Analysed {
+        warnings,
+        unanalysable,
+        ..Default::default()
+    };
+    let scope = match &opts.scope {
+        Scope::Image => {
+            let units = load_units(&cx, candidates, &mut st.warnings);
+            analyse_units(&cx, &mut st, units)?;
+            None
+        }
+        Scope::Entrypoint(spec) => Some(entrypoint::discover(&cx, &mut st, spec, &candidates)?),
+    };
+    finish(&cx, st, scope)
+}
+
+/// Models loading each program or plugin; those that cannot run are left out with a warning.
+fn load_units(cx: &Ctx, list: Vec<(String, ProgramKind)>, warnings: &mut Vec<String>) -> Vec<Unit> {
+    let loader = &cx.loader;
     // Loaded in parallel, kept in order.
-    let loaded: Vec<_> = candidates
+    let loaded: Vec<_> = list
         .into_par_iter()
         .map(|(path, kind)| {
             let loaded = match kind {
@@ -248,7 +318,7 @@ pub fn analyze_image(
             (path, kind, loaded)
         })
         .collect();
-    let units: Vec<Unit> = loaded
+    loaded
         .into_iter()
         .filter_map(|(path, kind, loaded)| match loaded {
             Ok(loaded) => Some(Unit { path, kind, loaded }),
@@ -259,14 +329,40 @@ pub fn analyze_image(
                 None
             }
         })
-        .collect();
+        .collect()
+}
 
+/// Analyses units and adds them to `st`: their objects not analysed yet (in parallel), their
+/// bindings, their reachability with completion rounds.
+fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), PipelineError> {
+    let (fs, catalog, source, excluded, opts, timing) = (
+        cx.fs,
+        cx.catalog,
+        cx.source,
+        &cx.excluded,
+        cx.opts,
+        cx.timing,
+    );
+    let lap = |what: &str| cx.lap(what);
+    let first = st.units.len();
+    st.units.extend(new);
+    let Analysed {
+        units,
+        bindings: all_bindings,
+        results: all_results,
+        summaries,
+        bind_cache,
+        warnings,
+        unanalysable,
+    } = st;
     lap("programs loaded");
     // Every distinct object once.
     let mut objects: BTreeMap<NodeId, String> = BTreeMap::new();
-    for u in &units {
+    for u in &units[first..] {
         for o in &u.loaded.objects {
-            objects.entry(o.node).or_insert_with(|| o.real_path.clone());
+            if !summaries.contains_key(&o.node) {
+                objects.entry(o.node).or_insert_with(|| o.real_path.clone());
+            }
         }
     }
     let results: Vec<(NodeId, String, Result<Arc<ObjectSummary>, String>)> = objects
@@ -283,7 +379,6 @@ pub fn analyze_image(
         })
         .collect();
     lap("objects analysed");
-    let mut summaries: HashMap<NodeId, Arc<ObjectSummary>> = HashMap::new();
     for (node, path, r) in results {
         match r {
             Ok(s) => {
@@ -309,11 +404,12 @@ pub fn analyze_image(
     // sites that were only skimmed asks for those functions to be completed (data flow run);
     // it is analysed again with the completed summaries, until nothing more is needed.
     let syscall_number = |name: &str| SyscallTable::X86_64.number(name);
-    let bind_cache = BindCache::default();
-    let bindings: Vec<Bindings> = units
+    let new_bindings: Vec<Bindings> = units[first..]
         .par_iter()
-        .map(|u| bind_symbols_cached(&u.loaded, &bind_cache))
+        .map(|u| bind_symbols_cached(&u.loaded, bind_cache))
         .collect();
+    all_bindings.extend(new_bindings);
+    let bindings = &*all_bindings;
     lap("bindings");
     let analyse =
         |i: usize, summaries: &HashMap<NodeId, Arc<ObjectSummary>>| -> Option<ProgramSyscalls> {
@@ -324,15 +420,21 @@ pub fn analyze_image(
                 .iter()
                 .map(|o| summaries.get(&o.node).cloned())
                 .collect();
-            Some(ProgramGraph::analyze(
+            let sums = sums?;
+            let graph = if opts.dlsym_all {
+                ProgramGraph::analyze_all_exports
+            } else {
+                ProgramGraph::analyze
+            };
+            Some(graph(
                 &u.loaded,
                 &bindings[i],
-                &sums?,
+                &sums,
                 u.kind,
                 &syscall_number,
             ))
         };
-    let mut results: Vec<Option<ProgramSyscalls>> = (0..units.len())
+    let mut results: Vec<Option<ProgramSyscalls>> = (first..units.len())
         .into_par_iter()
         .map(|i| analyse(i, &summaries))
         .collect();
@@ -340,7 +442,7 @@ pub fn analyze_image(
     for _round in 0..MAX_COMPLETION_ROUNDS {
         let mut requests: BTreeMap<NodeId, BTreeSet<u32>> = BTreeMap::new();
         let mut again: Vec<usize> = Vec::new();
-        for (i, r) in results.iter().enumerate() {
+        for (i, r) in results.iter().enumerate().map(|(k, r)| (first + k, r)) {
             let Some(r) = r else { continue };
             let mut asked = false;
             for &(obj, func) in &r.args_needed {
@@ -416,19 +518,42 @@ pub fn analyze_image(
             .map(|i| (i, analyse(i, &summaries)))
             .collect();
         for (i, r) in redone {
-            results[i] = r;
+            results[i - first] = r;
         }
     }
-    let analysed: Vec<(usize, ProgramSyscalls)> = results
+    all_results.extend(results);
+    Ok(())
+}
+
+/// The union of what the analysed units can call, the runtime's needs, and the evidence.
+fn finish(
+    cx: &Ctx,
+    st: Analysed,
+    scope: Option<EntrypointEvidence>,
+) -> Result<ImageReport, PipelineError> {
+    let (fs, opts) = (cx.fs, cx.opts);
+    let Analysed {
+        units,
+        results,
+        mut warnings,
+        ..
+    } = st;
+    // In path order (image scope lists them so already; entrypoint scope in discovery order).
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by(|a, b| units[*a].path.cmp(&units[*b].path));
+    let analysed: Vec<(usize, &ProgramSyscalls)> = order
         .into_iter()
-        .enumerate()
-        .filter_map(|(i, r)| r.map(|r| (i, r)))
+        .filter_map(|i| results[i].as_ref().map(|r| (i, r)))
         .collect();
 
-    lap("reachability");
+    cx.lap("reachability");
     // The union, with one witness per syscall (from the first program in path order).
     let mut profile = Profile::default();
     let mut evidence = Evidence::new(&opts.image_name, opts.runtime);
+    if let Some(e) = scope {
+        evidence.scope = "entrypoint";
+        evidence.entrypoint = Some(e);
+    }
     let mut per_syscall: BTreeMap<(SyscallTable, &'static str), (usize, Witness, String)> =
         BTreeMap::new();
     let mut plugin_unresolved: BTreeMap<(String, String), UnresolvedSite> = BTreeMap::new();
@@ -481,6 +606,15 @@ pub fn analyze_image(
             reachable_functions: r.reachable_functions,
             total_functions: r.total_functions,
             unresolved_sites: r.unresolved.len(),
+            dlsym_nonconstant: r
+                .named_calls
+                .iter()
+                .filter(|c| {
+                    matches!(c.callee.as_str(), "dlsym" | "dlvsym")
+                        && c.unknown_args.contains(&dockergate_analysis::Loc::Reg(6))
+                })
+                .map(|c| format!("{} {} in {}", c.object, c.address, c.function))
+                .collect(),
         });
     }
     for ((table, name), (programs, witness, program)) in per_syscall {
