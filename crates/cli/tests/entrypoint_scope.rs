@@ -1,0 +1,301 @@
+//! `--scope entrypoint` end to end on small real images: host programs (dash, curl, apt, sleep, a
+//! C program built here) and every library they load, in a docker-archive whose config names the
+//! entrypoint. What the entrypoint can start is analysed, what it cannot is not, and what cannot
+//! be told statically falls back to every program, with the call named.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dockergate");
+
+/// Copies host files to the same paths under `root`, with every library their ldd names.
+fn copy_with_libraries(root: &Path, programs: &[&str]) {
+    for prog in programs {
+        copy_in(root, prog, prog);
+        let out = Command::new("ldd").arg(prog).output().expect("ldd runs");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let path = match line.split_once("=>") {
+                Some((_, r)) => r.split_whitespace().next(),
+                None => line.split_whitespace().next(),
+            };
+            if let Some(p) = path.filter(|p| p.starts_with('/')) {
+                copy_in(root, p, p);
+            }
+        }
+    }
+}
+
+fn copy_in(root: &Path, from: &str, to: &str) {
+    let dest = root.join(to.trim_start_matches('/'));
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::copy(from, &dest).unwrap_or_else(|e| panic!("copy {from}: {e}"));
+}
+
+fn write_exec(root: &Path, path: &str, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let dest = root.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::write(&dest, text).unwrap();
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A docker-archive (`podman save` layout) of `rootfs` with `cmd` as the config's Cmd.
+fn docker_archive(rootfs: &Path, cmd: &[&str], out: &Path) {
+    let mut layer = tar::Builder::new(Vec::new());
+    layer.follow_symlinks(false);
+    layer.append_dir_all(".", rootfs).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&layer)));
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {
+            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "Cmd": cmd,
+        },
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    });
+    let manifest = serde_json::json!([{
+        "Config": "config.json",
+        "RepoTags": ["localhost/entrypoint-test:latest"],
+        "Layers": ["layer.tar"],
+    }]);
+    let mut archive = tar::Builder::new(std::fs::File::create(out).unwrap());
+    for (name, data) in [
+        ("manifest.json", serde_json::to_vec(&manifest).unwrap()),
+        ("config.json", serde_json::to_vec(&config).unwrap()),
+        ("layer.tar", layer),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        archive.append_data(&mut h, name, data.as_slice()).unwrap();
+    }
+    archive.finish().unwrap();
+}
+
+/// The base of every test image: a shell at /bin/sh, sleep, curl and apt with their libraries.
+fn base_rootfs(d: &Path) -> PathBuf {
+    let root = d.join("rootfs");
+    copy_with_libraries(
+        &root,
+        &[
+            "/usr/bin/dash",
+            "/usr/bin/sleep",
+            "/usr/bin/curl",
+            "/usr/bin/apt",
+        ],
+    );
+    copy_in(&root, "/usr/bin/dash", "/bin/sh");
+    root
+}
+
+struct Run {
+    allowed: Vec<String>,
+    evidence: serde_json::Value,
+    stderr: String,
+}
+
+fn profile(image: &Path, scope: &str) -> Run {
+    let dir = image.parent().unwrap();
+    let p = dir.join(format!("{scope}.json"));
+    let e = dir.join(format!("{scope}.evidence.json"));
+    let out = Command::new(BIN)
+        .args(["profile", "--no-cache", "--scope", scope])
+        .arg(format!("docker-archive:{}", image.display()))
+        .arg("-o")
+        .arg(&p)
+        .arg("--evidence")
+        .arg(&e)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "dockergate profile failed: {stderr}");
+    let profile: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+    let allowed = profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| r["names"].as_array().unwrap().iter())
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    let evidence = serde_json::from_slice(&std::fs::read(&e).unwrap()).unwrap();
+    Run {
+        allowed,
+        evidence,
+        stderr,
+    }
+}
+
+/// Every object some analysed program loads.
+fn analysed_objects(ev: &serde_json::Value) -> Vec<String> {
+    ev["programs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["objects"].as_array().unwrap().iter())
+        .map(|o| o.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn reached(ev: &serde_json::Value) -> Vec<(String, Vec<String>)> {
+    ev["entrypoint"]["reached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let chain = r["chain"].as_array().unwrap();
+            (
+                r["path"].as_str().unwrap().to_string(),
+                chain
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("dockergate-entrypoint-")
+        .tempdir()
+        .unwrap()
+}
+
+/// A start script that runs curl, then `exec`s a long-running program: curl is reached through
+/// the script and its network calls are allowed (the shell alone never asks a socket's options
+/// or name).
+#[test]
+fn script_runs_curl() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    write_exec(
+        &root,
+        "/usr/local/bin/start.sh",
+        "#!/bin/sh\nset -e\nif [ -n \"$CHECK\" ]; then\n  curl -fsS \"$CHECK\" > /dev/null\nfi\nexec sleep infinity\n",
+    );
+    let image = d.path().join("curl.tar");
+    docker_archive(&root, &["start.sh"], &image);
+    let run = profile(&image, "entrypoint");
+    for call in ["socket", "connect", "getsockopt", "getsockname", "poll"] {
+        assert!(
+            run.allowed.iter().any(|a| a == call),
+            "{call} missing: {:?}",
+            run.allowed
+        );
+    }
+    let reached = reached(&run.evidence);
+    let curl = reached
+        .iter()
+        .find(|(p, _)| p == "/usr/bin/curl")
+        .unwrap_or_else(|| panic!("curl not reached: {reached:?}"));
+    assert!(
+        curl.1.iter().any(|s| s.contains("start.sh")),
+        "curl's chain does not go through the script: {:?}",
+        curl.1
+    );
+    assert!(
+        reached.iter().any(|(p, _)| p == "/usr/bin/sleep"),
+        "{reached:?}"
+    );
+    let objects = analysed_objects(&run.evidence);
+    assert!(objects.iter().any(|o| o.contains("libcurl")), "{objects:?}");
+}
+
+/// A Cmd whose script runs only `echo` and `sleep`: neither curl nor apt nor their libraries are
+/// analysed, nothing falls back, and the image scope (which analyses them) allows strictly more.
+#[test]
+fn cmd_that_cannot_reach_apt() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    write_exec(
+        &root,
+        "/start.sh",
+        "#!/bin/sh\necho starting\nexec sleep infinity\n",
+    );
+    let image = d.path().join("nocurl.tar");
+    docker_archive(&root, &["/bin/sh", "-c", "/start.sh"], &image);
+    let run = profile(&image, "entrypoint");
+    let objects = analysed_objects(&run.evidence);
+    for lib in ["libapt-pkg", "libapt-private", "/usr/bin/apt", "libcurl"] {
+        assert!(
+            !objects.iter().any(|o| o.contains(lib)),
+            "{lib} analysed: {objects:?}"
+        );
+    }
+    assert!(
+        run.evidence["entrypoint"]["fallbacks"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{}",
+        run.evidence["entrypoint"]["fallbacks"]
+    );
+    for call in ["getsockopt", "getsockname"] {
+        assert!(
+            !run.allowed.iter().any(|a| a == call),
+            "{call}: {:?}",
+            run.allowed
+        );
+    }
+
+    let image_scope = profile(&image, "image");
+    assert!(analysed_objects(&image_scope.evidence)
+        .iter()
+        .any(|o| o.contains("libapt-pkg")));
+    for call in &run.allowed {
+        assert!(
+            image_scope.allowed.contains(call),
+            "{call} only in the entrypoint scope"
+        );
+    }
+    assert!(image_scope.allowed.len() > run.allowed.len());
+}
+
+/// A program that execs its first argument: a path computed at run time makes every program of
+/// the image reachable, and the warning names the call.
+#[test]
+fn non_constant_exec_falls_back_to_every_program() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    let src = d.path().join("runner.c");
+    std::fs::write(
+        &src,
+        "#include <unistd.h>\nint main(int c, char **v) { if (c > 1) execv(v[1], v + 1); return 1; }\n",
+    )
+    .unwrap();
+    let bin = root.join("usr/local/bin/runner");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    let cc = Command::new("cc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .expect("cc runs (scripts/setup.sh installs gcc)");
+    assert!(cc.success());
+    let image = d.path().join("runner.tar");
+    docker_archive(&root, &["runner", "/usr/bin/sleep", "1"], &image);
+    let run = profile(&image, "entrypoint");
+    assert!(
+        run.stderr.contains("every program") && run.stderr.contains("/usr/local/bin/runner"),
+        "{}",
+        run.stderr
+    );
+    let fallbacks = run.evidence["entrypoint"]["fallbacks"].to_string();
+    assert!(
+        fallbacks.contains("execv") && fallbacks.contains("runner"),
+        "{fallbacks}"
+    );
+    let objects = analysed_objects(&run.evidence);
+    assert!(
+        objects.iter().any(|o| o.contains("libapt-pkg")),
+        "{objects:?}"
+    );
+    assert!(objects.iter().any(|o| o.contains("libcurl")), "{objects:?}");
+}
