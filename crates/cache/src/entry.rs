@@ -113,6 +113,18 @@ pub fn encode(key: &Key, summary: &ObjectSummary) -> Vec<u8> {
     v
 }
 
+/// The stored form of any other result (a whole image report): the same framing as a summary.
+pub fn encode_bytes(key: &Key, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + payload.len());
+    v.extend_from_slice(MAGIC);
+    v.extend_from_slice(&checksum(key, payload).to_le_bytes());
+    v.extend_from_slice(payload);
+    v
+}
+
+/// [`Key::arch`] of whole image reports (no ELF machine has this code).
+pub const REPORT_ARCH: u32 = 0x5245_5054;
+
 /// Checks a stored value against its key; the payload when it is intact.
 pub fn verify<'a>(key: &Key, value: &'a [u8]) -> Result<&'a [u8], BadValue> {
     if value.len() < 8 {

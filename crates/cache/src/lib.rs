@@ -669,6 +669,44 @@ impl Cache {
         }
     }
 
+    /// A whole result stored under `content` (a digest of everything it depends on, made by
+    /// the caller), if the cache holds an intact one. A damaged one is reported and ignored
+    /// (the caller computes the result again and replaces it with [`Cache::put_report`]).
+    pub fn get_report(&self, content: [u8; 32]) -> Option<Vec<u8>> {
+        let key = self.report_key(content);
+        let (k, v) = self
+            .with_store(true, |s| s.fetch(std::slice::from_ref(&key)))?
+            .pop()?;
+        match entry::verify(&k, &v) {
+            Ok(payload) => Some(payload.to_vec()),
+            Err(bad) => {
+                self.counters.corrupt.fetch_add(1, Relaxed);
+                self.warn(format!(
+                    "damaged entry {} (an image report) in the cache {} ({bad}): computing it again",
+                    key.describe(),
+                    self.location.describe()
+                ));
+                None
+            }
+        }
+    }
+
+    /// Stores a whole result under `content` (replacing a damaged or older one).
+    pub fn put_report(&self, content: [u8; 32], payload: &[u8]) {
+        let key = self.report_key(content);
+        self.store_later(key, entry::encode_bytes(&key, payload), true);
+        self.flush();
+    }
+
+    fn report_key(&self, content: [u8; 32]) -> Key {
+        Key {
+            content,
+            version: ANALYSIS_VERSION,
+            layout: self.layout,
+            arch: entry::REPORT_ARCH,
+        }
+    }
+
     /// Writes the results queued so far.
     pub fn flush(&self) {
         let Pending {

@@ -191,6 +191,8 @@ pub struct Session {
     cache_args: CacheArgs,
     started: Instant,
     phase_started: Instant,
+    /// The cache once opened: `Some(None)` when it cannot be used (or `--no-cache`).
+    cache: Option<Option<Cache>>,
 }
 
 impl Session {
@@ -219,6 +221,7 @@ impl Session {
             cache_args: cache.clone(),
             started: Instant::now(),
             phase_started: Instant::now(),
+            cache: None,
         }
     }
 
@@ -248,31 +251,8 @@ impl Session {
         f: impl FnOnce(&dyn SummarySource) -> T,
     ) -> T {
         let read_time = self.phase_started.elapsed();
-        let cache = if self.cache_args.no_cache {
-            None
-        } else {
-            match location(self.cache_args.cache.as_deref()) {
-                Ok(loc) => {
-                    let bar = self.bar.clone();
-                    let sink: dockergate_cache::WarningSink =
-                        Arc::new(move |w: &str| bar.suspend(|| eprintln!("warning: {w}")));
-                    match Cache::open(&loc, Some(sink)) {
-                        Ok(c) => {
-                            c.set_threads(rayon::current_num_threads());
-                            Some(c)
-                        }
-                        Err(e) => {
-                            self.say(&format!("warning: {e}; going on without the cache"));
-                            None
-                        }
-                    }
-                }
-                Err(e) => {
-                    self.say(&format!("warning: {e}; going on without the cache"));
-                    None
-                }
-            }
-        };
+        self.ensure_cache();
+        let cache = self.cache.take().flatten();
         let expected = image
             .catalog
             .entries()
@@ -315,6 +295,7 @@ impl Session {
                 self.report(c, &stats);
             }
         }
+        self.cache = Some(cache);
         self.bar.finish_and_clear();
         if self.verbose > 0 {
             eprintln!(
@@ -325,6 +306,64 @@ impl Session {
             );
         }
         result
+    }
+
+    /// Opens the cache once (with a warning when it cannot be used).
+    fn ensure_cache(&mut self) {
+        if self.cache.is_none() {
+            let c = self.open_cache();
+            self.cache = Some(c);
+        }
+    }
+
+    fn open_cache(&self) -> Option<Cache> {
+        if self.cache_args.no_cache {
+            None
+        } else {
+            match location(self.cache_args.cache.as_deref()) {
+                Ok(loc) => {
+                    let bar = self.bar.clone();
+                    let sink: dockergate_cache::WarningSink =
+                        Arc::new(move |w: &str| bar.suspend(|| eprintln!("warning: {w}")));
+                    match Cache::open(&loc, Some(sink)) {
+                        Ok(c) => {
+                            c.set_threads(rayon::current_num_threads());
+                            Some(c)
+                        }
+                        Err(e) => {
+                            self.say(&format!("warning: {e}; going on without the cache"));
+                            None
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.say(&format!("warning: {e}; going on without the cache"));
+                    None
+                }
+            }
+        }
+    }
+
+    /// A whole image report kept in the cache under `key` (see `cmd_profile::report_key`).
+    pub fn cached_report(&mut self, key: [u8; 32]) -> Option<Vec<u8>> {
+        self.ensure_cache();
+        let c = self.cache.as_ref()?.as_ref()?;
+        let r = c.get_report(key);
+        if r.is_some() && self.verbose > 0 {
+            self.say(&format!(
+                "cache: {} the whole report of this image (same bytes, same options, same build)",
+                c.location().describe()
+            ));
+        }
+        r
+    }
+
+    /// Keeps a whole image report in the cache under `key`.
+    pub fn store_report(&mut self, key: [u8; 32], payload: &[u8]) {
+        self.ensure_cache();
+        if let Some(Some(c)) = &self.cache {
+            c.put_report(key, payload);
+        }
     }
 
     fn report(&self, cache: &Cache, s: &Stats) {

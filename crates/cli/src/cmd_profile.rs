@@ -8,6 +8,7 @@ use dockergate_pipeline::{
     analyze_image, EntrypointSpec, ImageReport, Options, PipelineError, Scope, UnresolvedPolicy,
 };
 use dockergate_profile::Runtime;
+use serde::{Deserialize, Serialize};
 
 use crate::cmd_cache::{CacheArgs, RunArgs, Session};
 use crate::common::{open, CliError, ImageArgs, OpenedImage};
@@ -116,9 +117,91 @@ pub fn options(args: &ProfileArgs, opened: &OpenedImage, scope: ScopeArg) -> Opt
     }
 }
 
+/// What a run printed and wrote, kept in the cache as a whole: a later run on the same image
+/// bytes with the same options and the same build replays it without reading the layers.
+#[derive(Serialize, Deserialize)]
+struct Replay {
+    /// Warning lines, in order (without `warning: `).
+    warnings: Vec<String>,
+    profile: String,
+    evidence: String,
+    allowed: usize,
+    programs: usize,
+    unresolved: usize,
+}
+
+mod tool_version {
+    include!(concat!(env!("OUT_DIR"), "/tool_version.rs"));
+}
+
+/// The key of a whole report: the image's bytes (archive or OCI layout; none for a root
+/// filesystem directory), what selects and bounds what is read, every option that changes
+/// the result, and the build of the tool. None when no report may be cached: a rootfs
+/// directory (its files may change in place), or debugging variables that change the analysis.
+fn report_key(image: &ImageArgs, args: &ProfileArgs) -> Result<Option<[u8; 32]>, CliError> {
+    use sha2::{Digest, Sha256};
+    if std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("DG_")) {
+        return Ok(None);
+    }
+    let reference = dockergate_source::ImageRef::parse(&image.image)?;
+    let Some(identity) = dockergate_source::content_identity(&reference)? else {
+        return Ok(None);
+    };
+    let mut h = Sha256::new();
+    h.update(b"dockergate image report 1\0");
+    h.update(tool_version::TOOL_VERSION.to_le_bytes());
+    h.update(identity);
+    let options = format!(
+        "{}\0{:?}\0{}\0{}\0{}\0{:?}\0{}\0{:?}\0{:?}\0{:?}\0{:?}",
+        reference,
+        reference.tag,
+        image.platform,
+        image.max_layer_bytes,
+        image.max_image_bytes,
+        args.scope,
+        args.trust_dynamic,
+        args.runtime,
+        args.unresolved,
+        args.exclude,
+        args.dlsym,
+    );
+    h.update(options.as_bytes());
+    Ok(Some(h.finalize().into()))
+}
+
 pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> {
     let mut session = Session::start(&args.cache, &args.run);
     session.phase("reading the image");
+    let key = if args.cache.no_cache {
+        None
+    } else {
+        report_key(image, args)?
+    };
+    if let Some(k) = key {
+        let replay = session
+            .cached_report(k)
+            .and_then(|p| serde_json::from_slice::<Replay>(&p).ok());
+        if let Some(r) = replay {
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
+            match &args.output {
+                Some(_) => write_file(args.output.as_ref(), &r.profile)?,
+                None => print!("{}", r.profile),
+            }
+            write_file(args.evidence.as_ref(), &r.evidence)?;
+            if !session.quiet() {
+                eprintln!(
+                    "{}: {} syscalls allowed ({} programs and plugins analysed, {} unresolved sites)",
+                    dockergate_source::ImageRef::parse(&image.image)?,
+                    r.allowed,
+                    r.programs,
+                    r.unresolved
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let opened = open(image)?;
     let config = &opened.image.config;
     let opts = options(args, &opened, args.scope);
@@ -150,23 +233,39 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
         }
         Err(e) => return Err(CliError::Message(e.to_string())),
     };
-    for w in &report.warnings {
-        eprintln!("warning: {w}");
-    }
+    let mut warnings = opened.warnings.clone();
+    warnings.extend(report.warnings.iter().cloned());
     if !report.unresolved.is_empty() {
-        eprintln!(
-            "warning: {} reachable syscall site(s) with unknown numbers ({:?} chosen)",
+        warnings.push(format!(
+            "{} reachable syscall site(s) with unknown numbers ({:?} chosen)",
             report.unresolved.len(),
             args.unresolved
-        );
+        ));
+    }
+    for w in &warnings[opened.warnings.len()..] {
+        eprintln!("warning: {w}");
     }
     let json = report.profile.to_oci_json();
     match &args.output {
         Some(_) => write_file(args.output.as_ref(), &json)?,
         None => print!("{json}"),
     }
-    write_file(args.evidence.as_ref(), &report.evidence.to_json())?;
+    let evidence = report.evidence.to_json();
+    write_file(args.evidence.as_ref(), &evidence)?;
     let n: usize = report.profile.tables.values().map(|m| m.len()).sum();
+    if let Some(k) = key {
+        let replay = Replay {
+            warnings,
+            profile: json,
+            evidence,
+            allowed: n,
+            programs: report.evidence.programs.len(),
+            unresolved: report.unresolved.len(),
+        };
+        if let Ok(payload) = serde_json::to_vec(&replay) {
+            session.store_report(k, &payload);
+        }
+    }
     if session.quiet() {
         return Ok(ExitCode::SUCCESS);
     }

@@ -38,6 +38,8 @@ pub enum CliError {
 pub struct OpenedImage {
     pub image: Image,
     pub catalog: ElfCatalog,
+    /// The warnings printed while reading it (without the `warning: ` prefix).
+    pub warnings: Vec<String>,
 }
 
 pub fn open(args: &ImageArgs) -> Result<OpenedImage, CliError> {
@@ -52,12 +54,19 @@ pub fn open(args: &ImageArgs) -> Result<OpenedImage, CliError> {
         max_entries: None,
     };
     let image = open_image(&reference, &opts)?;
+    let mut warnings = image.warnings.clone();
     for w in &image.warnings {
         eprintln!("warning: {w}");
     }
     let catalog = ElfCatalog::scan(&image.fs);
     for w in &catalog.warnings {
-        eprintln!("warning: {} in {}: {}", w.path, image.reference, w.message);
+        let w = format!("{} in {}: {}", w.path, image.reference, w.message);
+        eprintln!("warning: {w}");
+        warnings.push(w);
     }
-    Ok(OpenedImage { image, catalog })
+    Ok(OpenedImage {
+        image,
+        catalog,
+        warnings,
+    })
 }

@@ -416,3 +416,96 @@ fn postgres_shared_cache() {
     assert!(entries(&text) >= h, "{text}");
     assert!(text.contains("hit rate 100.0%"), "{text}");
 }
+
+/// The test image as a docker-archive (one uncompressed layer), with a Cmd.
+fn archive(dir: &Path, cmd: &str) -> PathBuf {
+    let mut layer = tar::Builder::new(Vec::new());
+    layer.follow_symlinks(false);
+    layer.append_dir_all(".", image()).unwrap();
+    let layer = layer.into_inner().unwrap();
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["{cmd}"]}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+    );
+    let manifest =
+        r#"[{"Config":"config.json","RepoTags":["localhost/t:latest"],"Layers":["layer.tar"]}]"#;
+    let out = dir.join(format!("image-{}.tar", cmd.replace('/', "_")));
+    let mut a = tar::Builder::new(std::fs::File::create(&out).unwrap());
+    for (name, data) in [
+        ("manifest.json", manifest.as_bytes().to_vec()),
+        ("config.json", config.into_bytes()),
+        ("layer.tar", layer),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        a.append_data(&mut h, name, data.as_slice()).unwrap();
+    }
+    a.finish().unwrap();
+    out
+}
+
+fn profile_archive(out_dir: &Path, tag: &str, image: &Path, args: &[&str]) -> Run {
+    let p = out_dir.join(format!("{tag}.json"));
+    let e = out_dir.join(format!("{tag}.evidence.json"));
+    let out = Command::new(BIN)
+        .arg("profile")
+        .arg(format!("docker-archive:{}", image.display()))
+        .arg("-o")
+        .arg(&p)
+        .arg("--evidence")
+        .arg(&e)
+        .arg("--unresolved=allow-all")
+        .args(args)
+        .env("XDG_CACHE_HOME", out_dir.join("xdg"))
+        .output()
+        .unwrap();
+    finish(out, &p, &e)
+}
+
+/// An archive seen before, with the same options: its whole report comes from the cache, byte
+/// for byte what an uncached run writes. Other bytes or other options are analysed.
+#[test]
+fn whole_report_replayed_for_the_same_archive() {
+    let d = tmp();
+    let c = d.path().join("r.db");
+    let c = c.to_str().unwrap();
+    let img = archive(d.path(), "/bin/true");
+    let reference = profile_archive(d.path(), "ref", &img, &["--no-cache"]);
+    let cold = profile_archive(d.path(), "cold", &img, &["--cache", c, "-v"]);
+    assert!(!cold.stderr.contains("the whole report"), "{}", cold.stderr);
+    let warm = profile_archive(d.path(), "warm", &img, &["--cache", c, "-v"]);
+    assert!(warm.stderr.contains("the whole report"), "{}", warm.stderr);
+    for r in [&cold, &warm] {
+        assert!(
+            r.profile == reference.profile,
+            "profile differs from the uncached one"
+        );
+        assert!(
+            r.evidence == reference.evidence,
+            "evidence differs from the uncached one"
+        );
+    }
+    // Another option: analysed again.
+    let scoped = profile_archive(
+        d.path(),
+        "scoped",
+        &img,
+        &["--cache", c, "-v", "--scope", "entrypoint"],
+    );
+    assert!(
+        !scoped.stderr.contains("the whole report"),
+        "{}",
+        scoped.stderr
+    );
+    // Other bytes (another Cmd in the config): analysed again.
+    let other = archive(d.path(), "/usr/bin/env");
+    let r = profile_archive(
+        d.path(),
+        "other",
+        &other,
+        &["--cache", c, "-v", "--scope", "entrypoint"],
+    );
+    assert!(!r.stderr.contains("the whole report"), "{}", r.stderr);
+    assert!(r.evidence != scoped.evidence);
+}

@@ -439,3 +439,68 @@ pub fn read_floor_verified(
     let (stored, expanded) = oci::read_layers_raw(reference, opts, true)?;
     Ok((stored, expanded, t0.elapsed()))
 }
+
+/// A digest of every byte an image is read from, when the image is one file or an OCI layout
+/// (not a root filesystem directory): the archive file itself, or every file of the layout in
+/// path order. Two images with the same identity read to the same configuration and filesystem,
+/// so a whole result computed from one holds for the other (the transport, tag and platform are
+/// not part of it: callers add what they select with). Only hashing: no parsing, no
+/// decompression, nothing trusted from the image's own digests.
+pub fn content_identity(reference: &ImageRef) -> Result<Option<[u8; 32]>, SourceError> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let open_err = |p: &Path, e: std::io::Error| SourceError::Open {
+        path: p.display().to_string(),
+        source: e,
+    };
+    let hash_file = |h: &mut Sha256, p: &Path| -> Result<(), SourceError> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(p).map_err(|e| open_err(p, e))?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => h.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(open_err(p, e)),
+            }
+        }
+    };
+    match reference.transport {
+        Transport::Dir => return Ok(None),
+        Transport::DockerArchive | Transport::OciArchive => {
+            hash_file(&mut h, &reference.path)?;
+        }
+        Transport::OciDir => {
+            // Every entry under the layout, sorted, with its kind and name (symlinks by target).
+            let mut stack = vec![reference.path.clone()];
+            let mut files = Vec::new();
+            while let Some(dir) = stack.pop() {
+                for e in std::fs::read_dir(&dir).map_err(|e| open_err(&dir, e))? {
+                    let e = e.map_err(|e| open_err(&dir, e))?;
+                    let p = e.path();
+                    let t = e.file_type().map_err(|e| open_err(&p, e))?;
+                    if t.is_dir() {
+                        stack.push(p);
+                    } else {
+                        files.push((p, t.is_symlink()));
+                    }
+                }
+            }
+            files.sort();
+            for (p, link) in files {
+                let rel = p.strip_prefix(&reference.path).unwrap_or(&p);
+                h.update(rel.to_string_lossy().as_bytes());
+                h.update([0, link as u8]);
+                if link {
+                    let t = std::fs::read_link(&p).map_err(|e| open_err(&p, e))?;
+                    h.update(t.to_string_lossy().as_bytes());
+                } else {
+                    hash_file(&mut h, &p)?;
+                }
+                h.update([0xff]);
+            }
+        }
+    }
+    Ok(Some(h.finalize().into()))
+}
