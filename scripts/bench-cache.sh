@@ -5,7 +5,10 @@
 # `dockergate profile` cold (an empty cache) and warm (the cache it filled), next to the read
 # floor (crates/source/examples/read_floor.rs: only reading and decompressing the layers), and
 # prints one row per image:
-#   cold_s, warm_s   wall seconds (median of $RUNS runs; each cold run starts from an empty cache)
+#   cold_s, warm_s   wall seconds (median of $RUNS runs; each cold run starts from an empty cache;
+#                    warm: the same image and options again, its whole report replayed)
+#   summ_s           warm with other options (a new --exclude each run): the report is not
+#                    reused, every object summary comes from the cache, reachability is computed
 #   floor_s          the read floor (median of $RUNS after a warm-up)
 #   cold/warm        speed-up from the cache;  warm/floor: how far warm is from only reading
 #   rss_cold, rss_warm   peak RSS in MiB (/usr/bin/time -v)
@@ -64,8 +67,8 @@ clear_cache() {
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)   cores: $(nproc)   runs: $runs"
-printf '%-9s %8s %8s %8s %9s %10s %9s %9s %9s %16s %5s\n' \
-  image cold_s warm_s floor_s cold/warm warm/floor rss_cold rss_warm analysed cached/analysed same
+printf '%-9s %8s %8s %8s %8s %9s %10s %9s %9s %9s %16s %5s\n' \
+  image cold_s warm_s summ_s floor_s cold/warm warm/floor rss_cold rss_warm analysed cached/analysed same
 for name in "$@"; do
   tar=$corpus/$name.docker.tar
   ref=docker-archive:$tar
@@ -77,7 +80,7 @@ for name in "$@"; do
     printf '%-9s %s\n' "$name" "fail: $(tail -1 "$work/$name.nocache.err")"
     continue
   fi
-  cold_t=(); cold_rss=(); warm_t=(); warm_rss=(); fl=()
+  cold_t=(); cold_rss=(); warm_t=(); warm_rss=(); summ_t=(); fl=()
   for i in $(seq "$runs"); do
     clear_cache
     read -r t rss h m <<<"$(run "$name.cold" --cache "$cache")"
@@ -85,21 +88,26 @@ for name in "$@"; do
   done
   for i in $(seq "$runs"); do
     read -r t rss h m <<<"$(run "$name.warm" --cache "$cache")"
-    warm_t+=("$t"); warm_rss+=("$rss"); whits=$h; wmiss=$m
+    warm_t+=("$t"); warm_rss+=("$rss")
+  done
+  for i in $(seq "$runs"); do
+    read -r t rss h m <<<"$(run "$name.summ" --cache "$cache" --exclude "/.dockergate-bench-$$-$i")"
+    summ_t+=("$t"); whits=$h; wmiss=$m
   done
   "$floor" "$ref" >/dev/null 2>&1
   for i in $(seq "$runs"); do fl+=("$("$floor" "$ref" | cut -d' ' -f1)"); done
   ct=$(printf '%s\n' "${cold_t[@]}" | median)
   wt=$(printf '%s\n' "${warm_t[@]}" | median)
+  st=$(printf '%s\n' "${summ_t[@]}" | median)
   ft=$(printf '%s\n' "${fl[@]}" | median)
   cr=$(printf '%s\n' "${cold_rss[@]}" | median)
   wr=$(printf '%s\n' "${warm_rss[@]}" | median)
   same=yes
-  for tag in cold warm; do
+  for tag in cold warm summ; do
     cmp -s "$work/$name.nocache.json" "$work/$name.$tag.json" || same=NO
     cmp -s "$work/$name.nocache.evidence.json" "$work/$name.$tag.evidence.json" || same=NO
   done
-  printf '%-9s %8.3f %8.3f %8.3f %9.1f %10.1f %8.0fM %8.0fM %9s %16s %5s\n' "$name" "$ct" "$wt" "$ft" \
+  printf '%-9s %8.3f %8.3f %8.3f %8.3f %9.1f %10.1f %8.0fM %8.0fM %9s %16s %5s\n' "$name" "$ct" "$wt" "$st" "$ft" \
     "$(echo "$ct / $wt" | bc -l)" "$(echo "if ($ft > 0) $wt / $ft else 0" | bc -l)" \
     "$(echo "$cr / 1024" | bc -l)" "$(echo "$wr / 1024" | bc -l)" "$analysed" "$whits/$wmiss" "$same"
 done
