@@ -500,25 +500,32 @@ pub(crate) fn analyze_with<A: Arch>(
     // values are almost always needed, so they are computed now rather than on request. (Only a
     // shortcut: any other import that turns out to forward a syscall number is completed on
     // request by the pipeline.)
-    // The import a call reaches: directly through the GOT, or through this object's PLT stub.
+    // The name a call reaches: an import directly through the GOT, this object's PLT stub (named
+    // after the symbol it jumps to, as in the summary), or a local function by its symbol name
+    // (libc's own `execvp` calling its `execvpe`). Calls to the names the pipeline follows get
+    // data flow now, so that completing them is never asked for.
     let import_name = |facts: &[crate::arch::FunctionFacts], t: RawTarget| -> Option<&str> {
-        let sym = match t {
-            RawTarget::Symbol(s) => Some(s),
-            RawTarget::Addr(a) => index_of(a)
-                .filter(|&j| is_plt(&plans[j as usize]))
-                .and_then(|j| match facts[j as usize].calls.as_slice() {
-                    [only] => match only.target {
-                        RawTarget::Symbol(s) => Some(s),
-                        _ => None,
-                    },
+        match t {
+            RawTarget::Symbol(s) => elf
+                .dynsym
+                .get(s as usize)
+                .filter(|d| !d.defined)
+                .map(|d| d.name.as_str()),
+            RawTarget::Addr(a) => {
+                let j = index_of(a)? as usize;
+                if let Some(n) = starts.get(&plans[j].entry).and_then(|s| s.name.as_deref()) {
+                    return Some(n.strip_suffix("@plt").unwrap_or(n));
+                }
+                if !is_plt(&plans[j]) {
+                    return None;
+                }
+                match facts[j].calls.first()?.target {
+                    RawTarget::Symbol(s) => elf.dynsym.get(s as usize).map(|d| d.name.as_str()),
                     _ => None,
-                }),
+                }
+            }
             RawTarget::Indirect => None,
-        }?;
-        elf.dynsym
-            .get(sym as usize)
-            .filter(|d| !d.defined)
-            .map(|d| d.name.as_str())
+        }
     };
     let calls_wrapper_import = |facts: &[crate::arch::FunctionFacts],
                                 f: &crate::arch::FunctionFacts| {

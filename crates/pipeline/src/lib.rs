@@ -503,6 +503,7 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
                 (node, r)
             })
             .collect();
+        lap("  completed");
         for (node, r) in completed {
             match r {
                 Ok(s) => {
