@@ -15,6 +15,12 @@ use clap::{Parser, Subcommand};
 
 use common::ImageArgs;
 
+/// The analysis allocates many small short-lived vectors on every thread; mimalloc's per-thread
+/// heaps cut the time glibc's malloc spends in locks and consolidation (about a tenth of a cold
+/// run).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "dockergate",

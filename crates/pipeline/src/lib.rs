@@ -365,8 +365,13 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
             }
         }
     }
-    let results: Vec<(NodeId, String, Result<Arc<ObjectSummary>, String>)> = objects
+    // Largest first, one task each, so that a big library does not start last and run alone
+    // (results are put back in node order).
+    let mut objects: Vec<(NodeId, String)> = objects.into_iter().collect();
+    objects.sort_by_key(|(node, _)| std::cmp::Reverse(catalog.entry(*node).map_or(0, |e| e.size)));
+    let mut results: Vec<(NodeId, String, Result<Arc<ObjectSummary>, String>)> = objects
         .into_par_iter()
+        .with_max_len(1)
         .map(|(node, path)| {
             let r = (|| {
                 let elf = catalog
@@ -378,6 +383,7 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
             (node, path, r)
         })
         .collect();
+    results.sort_by_key(|(node, _, _)| *node);
     lap("objects analysed");
     for (node, path, r) in results {
         match r {

@@ -253,6 +253,10 @@ fn is_near_branch(i: &Instruction) -> bool {
 /// Code addresses an instruction takes: rip-relative `lea`, and in position-dependent code,
 /// immediates and absolute displacements that point into code. Branch targets are not included.
 fn collect_code_addrs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>) {
+    // Position-independent code takes code addresses only with `lea` (the common case, first).
+    if !ctx.absolute && i.mnemonic() != Mnemonic::Lea {
+        return;
+    }
     if matches!(
         i.flow_control(),
         FlowControl::Call | FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch
