@@ -22,20 +22,36 @@ pub enum ScopeArg {
     Entrypoint,
 }
 
-/// The pipeline's scope for a `--scope` value and the image config.
+/// The pipeline's scope for a `--scope` value, the image config and the command-line
+/// overrides (as `podman run --entrypoint E IMAGE CMD…` applies them: a new entrypoint clears the
+/// config's Cmd).
 pub fn scope_of(
     scope: ScopeArg,
-    trust_dynamic: bool,
+    args: &ProfileArgs,
     config: &dockergate_source::ImageConfig,
 ) -> Scope {
     match scope {
         ScopeArg::Image => Scope::Image,
-        ScopeArg::Entrypoint => Scope::Entrypoint(EntrypointSpec {
-            entrypoint: config.entrypoint.clone(),
-            cmd: config.cmd.clone(),
-            user: config.user.clone(),
-            trust_dynamic,
-        }),
+        ScopeArg::Entrypoint => {
+            let (mut entrypoint, mut cmd) = (config.entrypoint.clone(), config.cmd.clone());
+            if let Some(e) = &args.entrypoint {
+                entrypoint = if e.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![e.clone()]
+                };
+                cmd = Vec::new();
+            }
+            if !args.cmd.is_empty() {
+                cmd = args.cmd.clone();
+            }
+            Scope::Entrypoint(EntrypointSpec {
+                entrypoint,
+                cmd,
+                user: config.user.clone(),
+                trust_dynamic: args.trust_dynamic,
+            })
+        }
     }
 }
 
@@ -79,6 +95,14 @@ pub struct ProfileArgs {
     /// reachable (each such call is listed under `assumptions` in the evidence).
     #[arg(long)]
     pub trust_dynamic: bool,
+    /// With --scope entrypoint: the program the container is run with instead of the config's
+    /// Entrypoint (clears the config's Cmd, as `podman run --entrypoint` does; "" for none).
+    #[arg(long, value_name = "PATH")]
+    pub entrypoint: Option<String>,
+    /// With --scope entrypoint: one argument of the command instead of the config's Cmd
+    /// (repeat for each argument, as after the image in `podman run IMAGE ARG…`).
+    #[arg(long = "cmd", value_name = "ARG", allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
     /// The container runtime whose own syscalls are added.
     #[arg(long, value_enum, default_value = "runc")]
     pub runtime: RuntimeArg,
@@ -112,7 +136,7 @@ pub fn options(args: &ProfileArgs, opened: &OpenedImage, scope: ScopeArg) -> Opt
         },
         exclude: args.exclude.clone(),
         image_name: opened.image.reference.to_string(),
-        scope: scope_of(scope, args.trust_dynamic, config),
+        scope: scope_of(scope, args, config),
         dlsym_all: matches!(args.dlsym, DlsymArg::All),
     }
 }
@@ -165,6 +189,7 @@ fn report_key(image: &ImageArgs, args: &ProfileArgs) -> Result<Option<[u8; 32]>,
         args.exclude,
         args.dlsym,
     );
+    let options = format!("{options}\0{:?}\0{:?}", args.entrypoint, args.cmd);
     h.update(options.as_bytes());
     Ok(Some(h.finalize().into()))
 }

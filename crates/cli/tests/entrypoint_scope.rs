@@ -100,6 +100,10 @@ struct Run {
 }
 
 fn profile(image: &Path, scope: &str) -> Run {
+    profile_with(image, scope, &[])
+}
+
+fn profile_with(image: &Path, scope: &str, extra: &[&str]) -> Run {
     let dir = image.parent().unwrap();
     let p = dir.join(format!("{scope}.json"));
     let e = dir.join(format!("{scope}.evidence.json"));
@@ -110,6 +114,7 @@ fn profile(image: &Path, scope: &str) -> Run {
         .arg(&p)
         .arg("--evidence")
         .arg(&e)
+        .args(extra)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -298,4 +303,32 @@ fn non_constant_exec_falls_back_to_every_program() {
         "{objects:?}"
     );
     assert!(objects.iter().any(|o| o.contains("libcurl")), "{objects:?}");
+}
+
+/// `--cmd` replaces the config's Cmd (as `podman run IMAGE ARG…`): the image whose script runs
+/// curl, run as `sleep 1`, reaches neither the script nor curl.
+#[test]
+fn cmd_override_replaces_the_config() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    write_exec(
+        &root,
+        "/usr/local/bin/start.sh",
+        "#!/bin/sh\ncurl -fsS http://127.0.0.1/\n",
+    );
+    let image = d.path().join("override.tar");
+    docker_archive(&root, &["start.sh"], &image);
+    let run = profile_with(&image, "entrypoint", &["--cmd", "sleep", "--cmd", "1"]);
+    let reached: Vec<String> = reached(&run.evidence).into_iter().map(|(p, _)| p).collect();
+    assert!(reached.iter().any(|p| p == "/usr/bin/sleep"), "{reached:?}");
+    assert!(
+        !reached
+            .iter()
+            .any(|p| p.contains("curl") || p.contains("start.sh")),
+        "{reached:?}"
+    );
+    assert_eq!(
+        run.evidence["entrypoint"]["command"],
+        serde_json::json!(["sleep", "1"])
+    );
 }
