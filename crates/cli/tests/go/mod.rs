@@ -1,6 +1,7 @@
 //! Shared by the Go integration tests: the fixture binaries (built from tests/fixtures/go/ by
 //! tests/fixtures/go-images.sh with Debian's Go toolchains), image trees holding them, and the
-//! CLI's answers about them.
+//! CLI's answers about them. Each test binary uses a part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
