@@ -378,7 +378,14 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
                     .elf(node)
                     .ok_or_else(|| "not a parsable ELF file".to_string())?;
                 let bytes = fs.read(node, &path).map_err(|e| e.to_string())?;
-                source.summary(&bytes, elf).map_err(|e| e.to_string())
+                // A bug of the analyser on some input must not take the run down with a
+                // panic: the object becomes one that cannot be analysed (an error, never a
+                // silently missing object).
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    source.summary(&bytes, elf)
+                }))
+                .map_err(|p| format!("internal error of the analyser: {}", panic_message(&p)))?
+                .map_err(|e| e.to_string())
             })();
             (node, path, r)
         })
@@ -417,6 +424,7 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
     all_bindings.extend(new_bindings);
     let bindings = &*all_bindings;
     lap("bindings");
+    let failed: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let analyse =
         |i: usize, summaries: &HashMap<NodeId, Arc<ObjectSummary>>| -> Option<ProgramSyscalls> {
             let u = &units[i];
@@ -432,13 +440,23 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
             } else {
                 ProgramGraph::analyze
             };
-            Some(graph(
-                &u.loaded,
-                &bindings[i],
-                &sums,
-                u.kind,
-                &syscall_number,
-            ))
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                graph(&u.loaded, &bindings[i], &sums, u.kind, &syscall_number)
+            }));
+            match r {
+                Ok(r) => Some(r),
+                Err(p) => {
+                    failed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(format!(
+                            "{} (internal error of the analyser: {})",
+                            u.path,
+                            panic_message(&p)
+                        ));
+                    None
+                }
+            }
         };
     let mut results: Vec<Option<ProgramSyscalls>> = (first..units.len())
         .into_par_iter()
@@ -502,9 +520,11 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
                         .unwrap_or_default();
                     let bytes = fs.read(node, &path).map_err(|e| e.to_string())?;
                     let funcs: Vec<u32> = funcs.into_iter().collect();
-                    source
-                        .complete(&bytes, elf, &summaries[&node], &funcs)
-                        .map_err(|e| e.to_string())
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        source.complete(&bytes, elf, &summaries[&node], &funcs)
+                    }))
+                    .map_err(|p| format!("internal error of the analyser: {}", panic_message(&p)))?
+                    .map_err(|e| e.to_string())
                 })();
                 (node, r)
             })
@@ -528,8 +548,27 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
             results[i - first] = r;
         }
     }
+    let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
+    if !failed.is_empty() {
+        // Leaving the program out would drop syscalls it can make: the run fails instead.
+        failed.sort();
+        failed.dedup();
+        return Err(PipelineError::Unanalysable {
+            image: opts.image_name.clone(),
+            count: failed.len(),
+            list: failed.join("; "),
+        });
+    }
     all_results.extend(results);
     Ok(())
+}
+
+/// The message of a caught panic.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// The union of what the analysed units can call, the runtime's needs, and the evidence.
