@@ -458,10 +458,25 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
                 }
             }
         };
-    let mut results: Vec<Option<ProgramSyscalls>> = (first..units.len())
+    // Biggest programs first, one task each (balanced over the cores), then back in order.
+    let mut order: Vec<usize> = (first..units.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(
+            units[i]
+                .loaded
+                .objects
+                .iter()
+                .map(|o| summaries.get(&o.node).map_or(0, |s| s.functions.len()))
+                .sum::<usize>(),
+        )
+    });
+    let mut done: Vec<(usize, Option<ProgramSyscalls>)> = order
         .into_par_iter()
-        .map(|i| analyse(i, &summaries))
+        .with_max_len(1)
+        .map(|i| (i, analyse(i, &summaries)))
         .collect();
+    done.sort_by_key(|(i, _)| *i);
+    let mut results: Vec<Option<ProgramSyscalls>> = done.into_iter().map(|(_, r)| r).collect();
     lap("first reachability");
     for _round in 0..MAX_COMPLETION_ROUNDS {
         let mut requests: BTreeMap<NodeId, BTreeSet<u32>> = BTreeMap::new();
