@@ -509,3 +509,40 @@ fn whole_report_replayed_for_the_same_archive() {
     assert!(!r.stderr.contains("the whole report"), "{}", r.stderr);
     assert!(r.evidence != scoped.evidence);
 }
+
+/// A damaged whole report (its bytes changed in the SQLite file) is reported, never replayed:
+/// the image is analysed again, the output is the uncached one, and the entry is replaced.
+#[test]
+fn damaged_report_is_recomputed_and_replaced() {
+    let d = tmp();
+    let c = d.path().join("dr.db");
+    let c = c.to_str().unwrap();
+    let img = archive(d.path(), "/bin/sleep");
+    let reference = profile_archive(d.path(), "ref", &img, &["--no-cache"]);
+    profile_archive(d.path(), "cold", &img, &["--cache", c]);
+    let db = rusqlite::Connection::open(c).unwrap();
+    // REPORT_ARCH ("REPT"): flip one byte of the payload of every report entry.
+    let n = db
+        .execute(
+            "UPDATE summaries SET value = CAST(substr(value, 1, 20) || X'FF' || substr(value, 22) AS BLOB) WHERE arch = 1380274260",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1, "one report entry");
+    drop(db);
+    let r = profile_archive(d.path(), "damaged", &img, &["--cache", c, "-v"]);
+    assert!(
+        r.stderr.contains("damaged entry") && r.stderr.contains("an image report"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("the whole report"), "{}", r.stderr);
+    assert!(r.profile == reference.profile && r.evidence == reference.evidence);
+    let again = profile_archive(d.path(), "again", &img, &["--cache", c, "-v"]);
+    assert!(
+        again.stderr.contains("the whole report"),
+        "{}",
+        again.stderr
+    );
+    assert!(again.profile == reference.profile && again.evidence == reference.evidence);
+}
