@@ -172,3 +172,53 @@ caller:
         .expect("a call with values");
     assert_eq!(call.arg(Loc::Reg(7)).atoms, vec![Atom::Const(102)]);
 }
+
+/// A call through a writable function-pointer variable goes to its initial target or to
+/// whatever the program stored there since: both a call to the initial target and an indirect
+/// call. Through RELRO data (`.data.rel.ro`) only the initial target.
+#[test]
+fn calls_through_writable_pointers_are_also_indirect() {
+    let Some(s) = assemble(
+        "
+.globl target_a
+target_a:
+    ret
+.globl via_writable
+via_writable:
+    call [rip + hook]
+    ret
+.globl via_relro
+via_relro:
+    call [rip + fixed]
+    ret
+.globl tail_writable
+tail_writable:
+    jmp [rip + hook]
+.data
+hook: .quad target_a
+.section .data.rel.ro,\"aw\"
+fixed: .quad target_a
+",
+    ) else {
+        return;
+    };
+    let calls = |name: &str| -> Vec<dockergate_analysis::CallTarget> {
+        s.functions
+            .iter()
+            .find(|f| f.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .calls
+            .iter()
+            .map(|c| c.target)
+            .collect()
+    };
+    use dockergate_analysis::CallTarget;
+    let w = calls("via_writable");
+    assert!(w.contains(&CallTarget::Indirect), "{w:?}");
+    assert!(w.iter().any(|t| *t != CallTarget::Indirect), "{w:?}");
+    let t = calls("tail_writable");
+    assert!(t.contains(&CallTarget::Indirect), "{t:?}");
+    let r = calls("via_relro");
+    assert!(!r.contains(&CallTarget::Indirect), "{r:?}");
+    assert_eq!(r.len(), 1, "{r:?}");
+}

@@ -170,6 +170,32 @@ impl<'a> CodeContext<'a> {
     }
 
     /// What the pointer slot at `addr` holds at run time.
+    /// Whether the pointer-sized word at `addr` keeps the value the loader gave it: a GOT slot
+    /// (GLOB_DAT, JUMP_SLOT and IRELATIVE relocations are only made for GOT entries), RELRO data
+    /// (`.data.rel.ro`), a read-only section. A call through any other word (a writable
+    /// function-pointer variable with an initial value) may go wherever the program stores
+    /// later, not only to the initial target.
+    pub fn slot_is_fixed(&self, addr: u64) -> bool {
+        if let Some(r) = self.relocs.get(&addr) {
+            if matches!(
+                r.kind,
+                RelocKind::JumpSlot | RelocKind::GlobDat | RelocKind::IRelative
+            ) {
+                return true;
+            }
+        }
+        self.elf
+            .sections
+            .iter()
+            .find(|s| s.alloc && addr >= s.addr && addr < s.addr + s.size)
+            .is_some_and(|s| {
+                !s.writable
+                    || s.name == ".got"
+                    || s.name == ".got.plt"
+                    || s.name.starts_with(".data.rel.ro")
+            })
+    }
+
     pub fn slot_target(&self, addr: u64) -> SlotTarget {
         if let Some(r) = self.relocs.get(&addr) {
             return match r.kind {

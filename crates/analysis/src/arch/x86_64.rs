@@ -208,11 +208,16 @@ impl Arch for X86_64 {
                 }
                 FlowControl::IndirectBranch => {
                     let t = if i.op0_kind() == OpKind::Memory && i.is_ip_rel_memory_operand() {
-                        match ctx.slot_target(i.ip_rel_memory_address()) {
+                        let a = i.ip_rel_memory_address();
+                        let t = match ctx.slot_target(a) {
                             SlotTarget::Symbol(s) => RawTarget::Symbol(s),
                             SlotTarget::Code(c) => RawTarget::Addr(c),
                             _ => RawTarget::Indirect,
+                        };
+                        if t != RawTarget::Indirect && !ctx.slot_is_fixed(a) {
+                            e.tail_targets.push(RawTarget::Indirect);
                         }
+                        t
                     } else {
                         RawTarget::Indirect
                     };
@@ -403,7 +408,10 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
         let target = if is_near_branch(ins) {
             RawTarget::Addr(ins.near_branch_target())
-        } else if ins.op0_kind() == OpKind::Memory && ins.is_ip_rel_memory_operand() {
+        } else if ins.op0_kind() == OpKind::Memory
+            && ins.is_ip_rel_memory_operand()
+            && self.ctx.slot_is_fixed(ins.ip_rel_memory_address())
+        {
             match self.ctx.slot_target(ins.ip_rel_memory_address()) {
                 SlotTarget::Symbol(s) => RawTarget::Symbol(s),
                 SlotTarget::Code(c) => RawTarget::Addr(c),
@@ -623,7 +631,17 @@ impl<'c, 'a> Flow<'c, 'a> {
             }
             match ins.flow_control() {
                 FlowControl::Call | FlowControl::IndirectCall => {
-                    let target = self.branch_target(&unknown, &ins);
+                    let (target, also_indirect) = self.branch_target(&unknown, &ins);
+                    if also_indirect {
+                        self.facts.calls.push(RawCall {
+                            addr: ins.ip(),
+                            target: RawTarget::Indirect,
+                            tail: false,
+                            args: Vec::new(),
+                            args_known: false,
+                            strings: Vec::new(),
+                        });
+                    }
                     self.facts.calls.push(RawCall {
                         addr: ins.ip(),
                         target,
@@ -637,7 +655,17 @@ impl<'c, 'a> Flow<'c, 'a> {
                     if is_near_branch(&ins) && self.in_range(ins.near_branch_target()) {
                         continue;
                     }
-                    let target = self.branch_target(&unknown, &ins);
+                    let (target, also_indirect) = self.branch_target(&unknown, &ins);
+                    if also_indirect {
+                        self.facts.calls.push(RawCall {
+                            addr: ins.ip(),
+                            target: RawTarget::Indirect,
+                            tail: true,
+                            args: Vec::new(),
+                            args_known: false,
+                            strings: Vec::new(),
+                        });
+                    }
                     self.facts.calls.push(RawCall {
                         addr: ins.ip(),
                         target,
@@ -1426,12 +1454,24 @@ impl<'c, 'a> Flow<'c, 'a> {
         args
     }
 
-    fn branch_target(&mut self, st: &State<NREGS>, ins: &Instruction) -> RawTarget {
+    /// Where a call or jump goes, and whether it may also go anywhere (through a writable
+    /// function-pointer variable: its initial target, or whatever the program stored since).
+    fn branch_target(&mut self, st: &State<NREGS>, ins: &Instruction) -> (RawTarget, bool) {
         if is_near_branch(ins) {
-            return RawTarget::Addr(ins.near_branch_target());
+            return (RawTarget::Addr(ins.near_branch_target()), false);
         }
         if ins.op0_kind() == OpKind::Memory {
             if let MemAddr::Abs(a) = self.mem_addr(st, ins) {
+                let t = self.slot_branch_target(a);
+                return (t, t != RawTarget::Indirect && !self.ctx.slot_is_fixed(a));
+            }
+        }
+        (RawTarget::Indirect, false)
+    }
+
+    fn slot_branch_target(&mut self, a: u64) -> RawTarget {
+        {
+            {
                 return match self.ctx.slot_target(a) {
                     SlotTarget::Symbol(s) => RawTarget::Symbol(s),
                     SlotTarget::Code(c) => RawTarget::Addr(c),
@@ -1445,7 +1485,6 @@ impl<'c, 'a> Flow<'c, 'a> {
                 };
             }
         }
-        RawTarget::Indirect
     }
 
     /// Constant strings passed to a call (names a lookup may resolve, programs an exec runs,
@@ -1474,10 +1513,20 @@ impl<'c, 'a> Flow<'c, 'a> {
     }
 
     fn on_call(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
-        let target = self.branch_target(st, ins);
+        let (target, also_indirect) = self.branch_target(st, ins);
         if self.recording {
             let args = self.call_args(st, false);
             let strings = self.call_strings(&args);
+            if also_indirect {
+                self.facts.calls.push(RawCall {
+                    addr: ins.ip(),
+                    target: RawTarget::Indirect,
+                    tail: false,
+                    args: args.clone(),
+                    args_known: true,
+                    strings: strings.clone(),
+                });
+            }
             self.facts.calls.push(RawCall {
                 addr: ins.ip(),
                 target,
@@ -1496,13 +1545,23 @@ impl<'c, 'a> Flow<'c, 'a> {
         if is_near_branch(ins) && self.in_range(ins.near_branch_target()) {
             return; // an ordinary branch inside the function
         }
-        let target = self.branch_target(st, ins);
+        let (target, also_indirect) = self.branch_target(st, ins);
         if target == RawTarget::Indirect && ins.op0_kind() == OpKind::Register {
             // `jmp reg`: a jump table inside the function or a tail call through a pointer.
             // Either way any address-taken function may run next: record an indirect tail call.
         }
         if self.recording {
             let args = self.call_args(st, true);
+            if also_indirect {
+                self.facts.calls.push(RawCall {
+                    addr: ins.ip(),
+                    target: RawTarget::Indirect,
+                    tail: true,
+                    args: args.clone(),
+                    args_known: true,
+                    strings: Vec::new(),
+                });
+            }
             self.facts.calls.push(RawCall {
                 addr: ins.ip(),
                 target,
