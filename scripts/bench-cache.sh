@@ -14,6 +14,8 @@
 #   rss_cold, rss_warm   peak RSS in MiB (/usr/bin/time -v)
 #   analysed         objects analysed cold;  cached/analysed: taken from the cache / analysed warm
 #   same             profile and evidence byte-identical cold, warm and with --no-cache
+# PAIRS="nginx:redis …" adds, per pair A:B, the time of B on a cache that only A filled (images
+# that share libc and most libraries), next to B's cold time and their ratio.
 # The cache is a SQLite file under $BENCH_DIR (default /tmp/dockergate-bench-cache); set
 # BENCH_CACHE=postgres://… to measure a PostgreSQL cache instead (cleared before each cold run).
 # The page cache is warm (a warm-up run first). Not a test: numbers depend on the machine and on
@@ -110,5 +112,23 @@ for name in "$@"; do
   printf '%-9s %8.3f %8.3f %8.3f %8.3f %9.1f %10.1f %8.0fM %8.0fM %9s %16s %5s\n' "$name" "$ct" "$wt" "$st" "$ft" \
     "$(echo "$ct / $wt" | bc -l)" "$(echo "if ($ft > 0) $wt / $ft else 0" | bc -l)" \
     "$(echo "$cr / 1024" | bc -l)" "$(echo "$wr / 1024" | bc -l)" "$analysed" "$whits/$wmiss" "$same"
+done
+for pair in ${PAIRS:-}; do
+  a=${pair%%:*}; b=${pair#*:}
+  ta=$corpus/$a.docker.tar; tb=$corpus/$b.docker.tar
+  [ -f "$ta" ] && [ -f "$tb" ] || { echo "$pair: missing image" >&2; continue; }
+  cache=$work/pair.db
+  cold_b=(); after=()
+  for i in $(seq "$runs"); do
+    rm -f "$cache" "$cache-wal" "$cache-shm"
+    ref=docker-archive:$tb; read -r t _ _ _ <<<"$(run "$b.paircold" --cache "$cache")"; cold_b+=("$t")
+    rm -f "$cache" "$cache-wal" "$cache-shm"
+    ref=docker-archive:$ta; run "$a.pairfirst" --cache "$cache" >/dev/null
+    ref=docker-archive:$tb; read -r t _ h m <<<"$(run "$b.pairafter" --cache "$cache")"; after+=("$t")
+  done
+  cb=$(printf '%s\n' "${cold_b[@]}" | median)
+  ab=$(printf '%s\n' "${after[@]}" | median)
+  printf '%s after %s: %.3f s (cold %.3f s, ratio %.2f; objects from cache/analysed %s/%s)\n' \
+    "$b" "$a" "$ab" "$cb" "$(echo "$ab / $cb" | bc -l)" "$h" "$m"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
