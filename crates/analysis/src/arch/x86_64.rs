@@ -632,48 +632,34 @@ impl<'c, 'a> Flow<'c, 'a> {
             match ins.flow_control() {
                 FlowControl::Call | FlowControl::IndirectCall => {
                     let (target, also_indirect) = self.branch_target(&unknown, &ins);
-                    if also_indirect {
-                        self.facts.calls.push(RawCall {
+                    self.record_call(
+                        RawCall {
                             addr: ins.ip(),
-                            target: RawTarget::Indirect,
+                            target,
                             tail: false,
                             args: Vec::new(),
                             args_known: false,
                             strings: Vec::new(),
-                        });
-                    }
-                    self.facts.calls.push(RawCall {
-                        addr: ins.ip(),
-                        target,
-                        tail: false,
-                        args: Vec::new(),
-                        args_known: false,
-                        strings: Vec::new(),
-                    });
+                        },
+                        also_indirect,
+                    );
                 }
                 FlowControl::UnconditionalBranch | FlowControl::IndirectBranch => {
                     if is_near_branch(&ins) && self.in_range(ins.near_branch_target()) {
                         continue;
                     }
                     let (target, also_indirect) = self.branch_target(&unknown, &ins);
-                    if also_indirect {
-                        self.facts.calls.push(RawCall {
+                    self.record_call(
+                        RawCall {
                             addr: ins.ip(),
-                            target: RawTarget::Indirect,
+                            target,
                             tail: true,
                             args: Vec::new(),
                             args_known: false,
                             strings: Vec::new(),
-                        });
-                    }
-                    self.facts.calls.push(RawCall {
-                        addr: ins.ip(),
-                        target,
-                        tail: true,
-                        args: Vec::new(),
-                        args_known: false,
-                        strings: Vec::new(),
-                    });
+                        },
+                        also_indirect,
+                    );
                 }
                 FlowControl::ConditionalBranch
                     if is_near_branch(&ins) && !self.in_range(ins.near_branch_target()) =>
@@ -1469,21 +1455,18 @@ impl<'c, 'a> Flow<'c, 'a> {
         (RawTarget::Indirect, false)
     }
 
+    /// The target of a call through the word at `a` (an ifunc's resolver is also taken).
     fn slot_branch_target(&mut self, a: u64) -> RawTarget {
-        {
-            {
-                return match self.ctx.slot_target(a) {
-                    SlotTarget::Symbol(s) => RawTarget::Symbol(s),
-                    SlotTarget::Code(c) => RawTarget::Addr(c),
-                    SlotTarget::IfuncResolver(c) => {
-                        if self.recording {
-                            self.facts.addr_taken.push(c);
-                        }
-                        RawTarget::Addr(c)
-                    }
-                    SlotTarget::Unknown => RawTarget::Indirect,
-                };
+        match self.ctx.slot_target(a) {
+            SlotTarget::Symbol(s) => RawTarget::Symbol(s),
+            SlotTarget::Code(c) => RawTarget::Addr(c),
+            SlotTarget::IfuncResolver(c) => {
+                if self.recording {
+                    self.facts.addr_taken.push(c);
+                }
+                RawTarget::Addr(c)
             }
+            SlotTarget::Unknown => RawTarget::Indirect,
         }
     }
 
@@ -1512,29 +1495,34 @@ impl<'c, 'a> Flow<'c, 'a> {
         out
     }
 
+    /// Records a call or tail jump. One through a writable function-pointer variable is
+    /// recorded twice: as an indirect call, and to the pointer's initial target.
+    fn record_call(&mut self, call: RawCall, also_indirect: bool) {
+        if also_indirect {
+            self.facts.calls.push(RawCall {
+                target: RawTarget::Indirect,
+                ..call.clone()
+            });
+        }
+        self.facts.calls.push(call);
+    }
+
     fn on_call(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
         let (target, also_indirect) = self.branch_target(st, ins);
         if self.recording {
             let args = self.call_args(st, false);
             let strings = self.call_strings(&args);
-            if also_indirect {
-                self.facts.calls.push(RawCall {
+            self.record_call(
+                RawCall {
                     addr: ins.ip(),
-                    target: RawTarget::Indirect,
+                    target,
                     tail: false,
-                    args: args.clone(),
+                    args,
                     args_known: true,
-                    strings: strings.clone(),
-                });
-            }
-            self.facts.calls.push(RawCall {
-                addr: ins.ip(),
-                target,
-                tail: false,
-                args,
-                args_known: true,
-                strings,
-            });
+                    strings,
+                },
+                also_indirect,
+            );
         }
         self.clobber_after_call(st, target);
         // What the call returns: resolvable when a call names a syscall by string.
@@ -1545,31 +1533,22 @@ impl<'c, 'a> Flow<'c, 'a> {
         if is_near_branch(ins) && self.in_range(ins.near_branch_target()) {
             return; // an ordinary branch inside the function
         }
+        // `jmp reg` (a jump table inside the function or a tail call through a pointer) is
+        // recorded as an indirect tail call: any address-taken function may run next.
         let (target, also_indirect) = self.branch_target(st, ins);
-        if target == RawTarget::Indirect && ins.op0_kind() == OpKind::Register {
-            // `jmp reg`: a jump table inside the function or a tail call through a pointer.
-            // Either way any address-taken function may run next: record an indirect tail call.
-        }
         if self.recording {
             let args = self.call_args(st, true);
-            if also_indirect {
-                self.facts.calls.push(RawCall {
+            self.record_call(
+                RawCall {
                     addr: ins.ip(),
-                    target: RawTarget::Indirect,
+                    target,
                     tail: true,
-                    args: args.clone(),
+                    args,
                     args_known: true,
                     strings: Vec::new(),
-                });
-            }
-            self.facts.calls.push(RawCall {
-                addr: ins.ip(),
-                target,
-                tail: true,
-                args,
-                args_known: true,
-                strings: Vec::new(),
-            });
+                },
+                also_indirect,
+            );
         }
     }
 
