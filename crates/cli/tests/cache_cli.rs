@@ -4,12 +4,16 @@
 //! time. Two processes on one empty cache at once; a damaged, a read-only and a full cache; the
 //! same against a real PostgreSQL server (skipped with a message when its binaries are absent).
 
+#[path = "support/host_image.rs"]
+mod host_image;
 #[path = "../../cache/tests/support/pg.rs"]
 mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+use host_image::{copy_with_libraries, docker_archive};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockergate");
 
@@ -24,31 +28,12 @@ fn image() -> &'static Path {
             .prefix("dockergate-cache-image-")
             .tempdir()
             .unwrap();
-        for prog in PROGRAMS {
-            copy_in(root.path(), prog);
-            let out = Command::new("ldd").arg(prog).output().expect("ldd runs");
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" or "/lib64/ld-linux… (0x…)"
-                let path = match line.split_once("=>") {
-                    Some((_, r)) => r.split_whitespace().next(),
-                    None => line.split_whitespace().next(),
-                };
-                if let Some(p) = path.filter(|p| p.starts_with('/')) {
-                    copy_in(root.path(), p);
-                }
-            }
-        }
+        copy_with_libraries(root.path(), PROGRAMS);
         // Readable by everyone (the read-only test runs the CLI as nobody).
         chmod(root.path(), 0o755);
         root
     })
     .path()
-}
-
-fn copy_in(root: &Path, path: &str) {
-    let dest = root.join(path.trim_start_matches('/'));
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    std::fs::copy(path, &dest).unwrap_or_else(|e| panic!("copy {path}: {e}"));
 }
 
 fn chmod(p: &Path, mode: u32) {
@@ -73,11 +58,16 @@ struct Run {
 }
 
 fn profile_in(out_dir: &Path, tag: &str, args: &[&str]) -> Run {
+    profile_of(out_dir, tag, &format!("dir:{}", image().display()), args)
+}
+
+/// `dockergate profile IMAGE` with the outputs named after `tag` in `out_dir`.
+fn profile_of(out_dir: &Path, tag: &str, image: &str, args: &[&str]) -> Run {
     let p = out_dir.join(format!("{tag}.json"));
     let e = out_dir.join(format!("{tag}.evidence.json"));
     let out = Command::new(BIN)
         .arg("profile")
-        .arg(format!("dir:{}", image().display()))
+        .arg(image)
         .arg("-o")
         .arg(&p)
         .arg("--evidence")
@@ -417,50 +407,20 @@ fn postgres_shared_cache() {
     assert!(text.contains("hit rate 100.0%"), "{text}");
 }
 
-/// The test image as a docker-archive (one uncompressed layer), with a Cmd.
+/// The test image as a docker-archive with `cmd` as its Cmd.
 fn archive(dir: &Path, cmd: &str) -> PathBuf {
-    let mut layer = tar::Builder::new(Vec::new());
-    layer.follow_symlinks(false);
-    layer.append_dir_all(".", image()).unwrap();
-    let layer = layer.into_inner().unwrap();
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","config":{{"Cmd":["{cmd}"]}},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
-    );
-    let manifest =
-        r#"[{"Config":"config.json","RepoTags":["localhost/t:latest"],"Layers":["layer.tar"]}]"#;
     let out = dir.join(format!("image-{}.tar", cmd.replace('/', "_")));
-    let mut a = tar::Builder::new(std::fs::File::create(&out).unwrap());
-    for (name, data) in [
-        ("manifest.json", manifest.as_bytes().to_vec()),
-        ("config.json", config.into_bytes()),
-        ("layer.tar", layer),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        a.append_data(&mut h, name, data.as_slice()).unwrap();
-    }
-    a.finish().unwrap();
+    docker_archive(image(), &[cmd], &out);
     out
 }
 
 fn profile_archive(out_dir: &Path, tag: &str, image: &Path, args: &[&str]) -> Run {
-    let p = out_dir.join(format!("{tag}.json"));
-    let e = out_dir.join(format!("{tag}.evidence.json"));
-    let out = Command::new(BIN)
-        .arg("profile")
-        .arg(format!("docker-archive:{}", image.display()))
-        .arg("-o")
-        .arg(&p)
-        .arg("--evidence")
-        .arg(&e)
-        .arg("--unresolved=allow-all")
-        .args(args)
-        .env("XDG_CACHE_HOME", out_dir.join("xdg"))
-        .output()
-        .unwrap();
-    finish(out, &p, &e)
+    profile_of(
+        out_dir,
+        tag,
+        &format!("docker-archive:{}", image.display()),
+        args,
+    )
 }
 
 /// An archive seen before, with the same options: its whole report comes from the cache, byte

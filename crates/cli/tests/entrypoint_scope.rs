@@ -3,35 +3,15 @@
 //! entrypoint. What the entrypoint can start is analysed, what it cannot is not, and what cannot
 //! be told statically falls back to every program, with the call named.
 
+#[path = "support/host_image.rs"]
+mod host_image;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
+use host_image::{copy_in, copy_with_libraries, docker_archive};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockergate");
-
-/// Copies host files to the same paths under `root`, with every library their ldd names.
-fn copy_with_libraries(root: &Path, programs: &[&str]) {
-    for prog in programs {
-        copy_in(root, prog, prog);
-        let out = Command::new("ldd").arg(prog).output().expect("ldd runs");
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let path = match line.split_once("=>") {
-                Some((_, r)) => r.split_whitespace().next(),
-                None => line.split_whitespace().next(),
-            };
-            if let Some(p) = path.filter(|p| p.starts_with('/')) {
-                copy_in(root, p, p);
-            }
-        }
-    }
-}
-
-fn copy_in(root: &Path, from: &str, to: &str) {
-    let dest = root.join(to.trim_start_matches('/'));
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    std::fs::copy(from, &dest).unwrap_or_else(|e| panic!("copy {from}: {e}"));
-}
 
 fn write_exec(root: &Path, path: &str, text: &str) {
     use std::os::unix::fs::PermissionsExt;
@@ -39,42 +19,6 @@ fn write_exec(root: &Path, path: &str, text: &str) {
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     std::fs::write(&dest, text).unwrap();
     std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// A docker-archive (`podman save` layout) of `rootfs` with `cmd` as the config's Cmd.
-fn docker_archive(rootfs: &Path, cmd: &[&str], out: &Path) {
-    let mut layer = tar::Builder::new(Vec::new());
-    layer.follow_symlinks(false);
-    layer.append_dir_all(".", rootfs).unwrap();
-    let layer = layer.into_inner().unwrap();
-    let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&layer)));
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": cmd,
-        },
-        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-    });
-    let manifest = serde_json::json!([{
-        "Config": "config.json",
-        "RepoTags": ["localhost/entrypoint-test:latest"],
-        "Layers": ["layer.tar"],
-    }]);
-    let mut archive = tar::Builder::new(std::fs::File::create(out).unwrap());
-    for (name, data) in [
-        ("manifest.json", serde_json::to_vec(&manifest).unwrap()),
-        ("config.json", serde_json::to_vec(&config).unwrap()),
-        ("layer.tar", layer),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        archive.append_data(&mut h, name, data.as_slice()).unwrap();
-    }
-    archive.finish().unwrap();
 }
 
 /// The base of every test image: a shell at /bin/sh, sleep, curl and apt with their libraries.
