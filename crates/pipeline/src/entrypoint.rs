@@ -1335,12 +1335,23 @@ impl<'a, 'c> Discovery<'a, 'c> {
             }
         }
         let me = self.nodes[n].path.clone();
-        self.evidence.explained.push(format!(
-            "{me} may load any of its {what}: {} shared objects",
-            list.len()
-        ));
-        for p in list {
-            self.add_plugin(&p, Some(n), format!("{what} that {me} may import"));
+        self.load_by_rule(
+            n,
+            format!(
+                "{me} may load any of its {what}: {} shared objects",
+                list.len()
+            ),
+            list,
+            format!("{what} that {me} may import"),
+        );
+    }
+
+    /// A run-time load explained by a rule: recorded, and every file the rule names becomes a
+    /// plugin of node `n`.
+    fn load_by_rule(&mut self, n: usize, explained: String, paths: Vec<String>, why: String) {
+        self.evidence.explained.push(explained);
+        for p in paths {
+            self.add_plugin(&p, Some(n), why.clone());
         }
     }
 
@@ -1926,32 +1937,28 @@ impl<'a, 'c> Discovery<'a, 'c> {
         }
         if base.starts_with("libpam.so") {
             let mods = self.pam_modules();
-            self.evidence.explained.push(format!(
-                "{me}: {where_}: PAM modules named in /etc/pam.d ({})",
-                mods.len()
-            ));
-            for m in mods {
-                self.add_plugin(
-                    &m,
-                    Some(n),
-                    format!("PAM module (/etc/pam.d) libpam loads for {me}"),
-                );
-            }
+            self.load_by_rule(
+                n,
+                format!(
+                    "{me}: {where_}: PAM modules named in /etc/pam.d ({})",
+                    mods.len()
+                ),
+                mods,
+                format!("PAM module (/etc/pam.d) libpam loads for {me}"),
+            );
             return;
         }
         if base.starts_with("libcrypto.so") {
             let mods = self.openssl_modules();
-            self.evidence.explained.push(format!(
-                "{me}: {where_}: OpenSSL engines and providers ({})",
-                mods.len()
-            ));
-            for m in mods {
-                self.add_plugin(
-                    &m,
-                    Some(n),
-                    format!("OpenSSL engine or provider libcrypto may load for {me}"),
-                );
-            }
+            self.load_by_rule(
+                n,
+                format!(
+                    "{me}: {where_}: OpenSSL engines and providers ({})",
+                    mods.len()
+                ),
+                mods,
+                format!("OpenSSL engine or provider libcrypto may load for {me}"),
+            );
             return;
         }
         if interpreter && unit_kind == ProgramKind::Executable {
