@@ -279,6 +279,13 @@ impl Val {
         }
     }
 
+    /// Whether some scalar value may be empty (not known to be a non-empty literal).
+    pub fn may_be_empty(&self) -> bool {
+        self.scalars()
+            .iter()
+            .any(|f| !f.as_lit().is_some_and(|s| !s.is_empty()))
+    }
+
     /// The scalar values (the first field of each alternative, `$x` of an array).
     pub fn scalars(&self) -> Vec<Field> {
         let mut out: BTreeSet<Field> = BTreeSet::new();

@@ -864,6 +864,11 @@ impl<'h> Interp<'h> {
             ParameterExpr::Parameter {
                 parameter,
                 indirect,
+            }
+            | ParameterExpr::IndicateErrorIfNullOrUnset {
+                parameter,
+                indirect,
+                ..
             } => {
                 let (v, all, concat) = value(self, st, parameter, *indirect);
                 frags_of(&v, all, concat)
@@ -883,10 +888,7 @@ impl<'h> Interp<'h> {
                 let (v, all, concat) = value(self, st, parameter, *indirect);
                 // `${x-d}` and `${x:-d}` alike: the default may be used unless every value is
                 // known and non-empty.
-                let may_be_empty = v
-                    .scalars()
-                    .iter()
-                    .any(|f| !f.as_lit().is_some_and(|s| !s.is_empty()));
+                let may_be_empty = v.may_be_empty();
                 let mut out = frags_of(&v, all, concat);
                 if may_be_empty {
                     let d = default_value.clone().unwrap_or_default();
@@ -904,14 +906,6 @@ impl<'h> Interp<'h> {
                 }
                 out
             }
-            ParameterExpr::IndicateErrorIfNullOrUnset {
-                parameter,
-                indirect,
-                ..
-            } => {
-                let (v, all, concat) = value(self, st, parameter, *indirect);
-                frags_of(&v, all, concat)
-            }
             ParameterExpr::UseAlternativeValue {
                 parameter,
                 indirect,
@@ -919,11 +913,8 @@ impl<'h> Interp<'h> {
                 ..
             } => {
                 let (v, _, _) = value(self, st, parameter, *indirect);
-                let scalars = v.scalars();
-                let may_be_empty = scalars
-                    .iter()
-                    .any(|f| !f.as_lit().is_some_and(|s| !s.is_empty()));
-                let may_be_set = scalars.iter().any(|f| f.as_lit() != Some(""));
+                let may_be_empty = v.may_be_empty();
+                let may_be_set = v.scalars().iter().any(|f| f.as_lit() != Some(""));
                 let mut out = Vec::new();
                 if may_be_empty {
                     out.push(Frag {
