@@ -182,6 +182,17 @@ pub fn parse(
 pub(crate) mod tests {
     use super::*;
 
+    /// The NUL-terminated function names one after the other, and where each starts.
+    fn name_table<'n>(names: impl Iterator<Item = &'n str>) -> (Vec<u8>, Vec<u32>) {
+        let (mut blob, mut offs) = (Vec::new(), Vec::new());
+        for n in names {
+            offs.push(blob.len() as u32);
+            blob.extend_from_slice(n.as_bytes());
+            blob.push(0);
+        }
+        (blob, offs)
+    }
+
     /// A Go 1.18/1.20 table with the given functions: (entry offset, name, args), end offset.
     pub(crate) fn table_118(
         magic: u32,
@@ -189,13 +200,7 @@ pub(crate) mod tests {
         funcs: &[(u32, &str, i32)],
         end: u32,
     ) -> Vec<u8> {
-        let mut names = Vec::new();
-        let mut nameoffs = Vec::new();
-        for (_, n, _) in funcs {
-            nameoffs.push(names.len() as u32);
-            names.extend_from_slice(n.as_bytes());
-            names.push(0);
-        }
+        let (names, nameoffs) = name_table(funcs.iter().map(|f| f.1));
         let header_len = 8 + 8 * 8;
         let funcname_off = header_len as u64;
         let pcln_off = funcname_off + names.len() as u64;
@@ -223,13 +228,7 @@ pub(crate) mod tests {
 
     /// A Go 1.16 table (absolute entries).
     fn table_116(funcs: &[(u64, &str, i32)], end: u64) -> Vec<u8> {
-        let mut names = Vec::new();
-        let mut nameoffs = Vec::new();
-        for (_, n, _) in funcs {
-            nameoffs.push(names.len() as u32);
-            names.extend_from_slice(n.as_bytes());
-            names.push(0);
-        }
+        let (names, nameoffs) = name_table(funcs.iter().map(|f| f.1));
         let header_len = 8 + 7 * 8;
         let funcname_off = header_len as u64;
         let pcln_off = funcname_off + names.len() as u64;
