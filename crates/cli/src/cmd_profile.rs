@@ -147,6 +147,8 @@ pub fn options(args: &ProfileArgs, opened: &OpenedImage, scope: ScopeArg) -> Opt
 struct Replay {
     /// Warning lines, in order (without `warning: `).
     warnings: Vec<String>,
+    /// The image as the summary line names it.
+    image_name: String,
     profile: String,
     evidence: String,
     allowed: usize,
@@ -207,23 +209,7 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
             .cached_report(k)
             .and_then(|p| serde_json::from_slice::<Replay>(&p).ok());
         if let Some(r) = replay {
-            for w in &r.warnings {
-                eprintln!("warning: {w}");
-            }
-            match &args.output {
-                Some(_) => write_file(args.output.as_ref(), &r.profile)?,
-                None => print!("{}", r.profile),
-            }
-            write_file(args.evidence.as_ref(), &r.evidence)?;
-            if !session.quiet() {
-                eprintln!(
-                    "{}: {} syscalls allowed ({} programs and plugins analysed, {} unresolved sites)",
-                    dockergate_source::ImageRef::parse(&image.image)?,
-                    r.allowed,
-                    r.programs,
-                    r.unresolved
-                );
-            }
+            r.emit(args, session.quiet(), 0)?;
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -267,40 +253,45 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
             args.unresolved
         ));
     }
-    for w in &warnings[opened.warnings.len()..] {
-        eprintln!("warning: {w}");
-    }
-    let json = report.profile.to_oci_json();
-    match &args.output {
-        Some(_) => write_file(args.output.as_ref(), &json)?,
-        None => print!("{json}"),
-    }
-    let evidence = report.evidence.to_json();
-    write_file(args.evidence.as_ref(), &evidence)?;
-    let n: usize = report.profile.tables.values().map(|m| m.len()).sum();
+    let run = Replay {
+        warnings,
+        image_name: opts.image_name.clone(),
+        profile: report.profile.to_oci_json(),
+        evidence: report.evidence.to_json(),
+        allowed: report.profile.tables.values().map(|m| m.len()).sum(),
+        programs: report.evidence.programs.len(),
+        unresolved: report.unresolved.len(),
+    };
+    // The warnings of reading the image were printed as it was read.
+    run.emit(args, session.quiet(), opened.warnings.len())?;
     if let Some(k) = key {
-        let replay = Replay {
-            warnings,
-            profile: json,
-            evidence,
-            allowed: n,
-            programs: report.evidence.programs.len(),
-            unresolved: report.unresolved.len(),
-        };
-        if let Ok(payload) = serde_json::to_vec(&replay) {
+        if let Ok(payload) = serde_json::to_vec(&run) {
             session.store_report(k, &payload);
         }
     }
-    if session.quiet() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!(
-        "{}: {n} syscalls allowed ({} programs and plugins analysed, {} unresolved sites)",
-        opts.image_name,
-        report.evidence.programs.len(),
-        report.unresolved.len()
-    );
     Ok(ExitCode::SUCCESS)
+}
+
+impl Replay {
+    /// Prints the warnings (after the first `printed`), writes the profile and the evidence,
+    /// and prints the summary line unless quiet.
+    fn emit(&self, args: &ProfileArgs, quiet: bool, printed: usize) -> Result<(), CliError> {
+        for w in self.warnings.iter().skip(printed) {
+            eprintln!("warning: {w}");
+        }
+        match &args.output {
+            Some(_) => write_file(args.output.as_ref(), &self.profile)?,
+            None => print!("{}", self.profile),
+        }
+        write_file(args.evidence.as_ref(), &self.evidence)?;
+        if !quiet {
+            eprintln!(
+                "{}: {} syscalls allowed ({} programs and plugins analysed, {} unresolved sites)",
+                self.image_name, self.allowed, self.programs, self.unresolved
+            );
+        }
+        Ok(())
+    }
 }
 
 fn unresolved_message(report: &ImageReport, image: &str) -> String {
