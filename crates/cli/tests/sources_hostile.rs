@@ -1086,3 +1086,42 @@ fn things_that_are_not_images_are_one_line_errors() {
     let out = run(t.path(), &["ls", &format!("oci:{}", dir.display())]);
     assert_error(&out, &[&d[0], "not a regular file"]);
 }
+
+/// A FIFO planted in an OCI layout is not read while the image's identity is hashed for the
+/// report cache (a read of it would block for ever): the profile is written, in bounded time.
+#[test]
+fn a_fifo_in_an_oci_layout_does_not_block_the_report_key() {
+    let t = tempdir();
+    let elf = tiny_elf();
+    let entries = [E::Dir("bin"), E::Exe("bin/true", &elf)];
+    let tar_bytes = layer_tar(&entries);
+    let diff = format!("sha256:{}", sha256(&tar_bytes));
+    let blob = write(&t.path().join("blob"), &tar_bytes);
+    let dir = t.path().join("oci");
+    oci_dir(&dir, &[(&blob, TAR)], std::slice::from_ref(&diff));
+    let fifo = std::ffi::CString::new(dir.join("blobs/sha256/fifo").to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let mut child = Command::new(BIN)
+        .args(["profile", "-q", "--unresolved=allow-all", "--cache"])
+        .arg(t.path().join("c.db"))
+        .arg(format!("oci:{}:latest", dir.display()))
+        .arg("-o")
+        .arg(t.path().join("p.json"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("dockergate profile blocked on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success());
+    assert!(t.path().join("p.json").is_file());
+}

@@ -463,7 +463,8 @@ pub fn content_identity(reference: &ImageRef) -> Result<Option<[u8; 32]>, Source
             hash_file(&mut h, &reference.path)?;
         }
         Transport::OciDir => {
-            // Every entry under the layout, sorted, with its kind and name (symlinks by target).
+            // Every entry under the layout, sorted, with its kind and name: regular files by
+            // content, symlinks by target, anything else (a FIFO would block a read) by name.
             let mut stack = vec![reference.path.clone()];
             let mut files = Vec::new();
             while let Some(dir) = stack.pop() {
@@ -471,23 +472,30 @@ pub fn content_identity(reference: &ImageRef) -> Result<Option<[u8; 32]>, Source
                     let e = e.map_err(|e| open_err(&dir, e))?;
                     let p = e.path();
                     let t = e.file_type().map_err(|e| open_err(&p, e))?;
-                    if t.is_dir() {
-                        stack.push(p);
-                    } else {
-                        files.push((p, t.is_symlink()));
-                    }
+                    let kind = match () {
+                        _ if t.is_dir() => {
+                            stack.push(p);
+                            continue;
+                        }
+                        _ if t.is_file() => 0u8,
+                        _ if t.is_symlink() => 1,
+                        _ => 2,
+                    };
+                    files.push((p, kind));
                 }
             }
             files.sort();
-            for (p, link) in files {
+            for (p, kind) in files {
                 let rel = p.strip_prefix(&reference.path).unwrap_or(&p);
                 h.update(rel.to_string_lossy().as_bytes());
-                h.update([0, link as u8]);
-                if link {
-                    let t = std::fs::read_link(&p).map_err(|e| open_err(&p, e))?;
-                    h.update(t.to_string_lossy().as_bytes());
-                } else {
-                    hash_file(&mut h, &p)?;
+                h.update([0, kind]);
+                match kind {
+                    0 => hash_file(&mut h, &p)?,
+                    1 => {
+                        let t = std::fs::read_link(&p).map_err(|e| open_err(&p, e))?;
+                        h.update(t.to_string_lossy().as_bytes());
+                    }
+                    _ => {}
                 }
                 h.update([0xff]);
             }
