@@ -441,8 +441,8 @@ pub fn read_floor_verified(
 }
 
 /// A digest of every byte an image is read from, when the image is one file or an OCI layout
-/// (not a root filesystem directory): the archive file itself, or every file of the layout in
-/// path order. Two images with the same identity read to the same configuration and filesystem,
+/// (not a root filesystem directory): the archive file itself, or every regular file of the
+/// layout in path order (other entries by name and kind). Two images with the same identity read to the same configuration and filesystem,
 /// so a whole result computed from one holds for the other (the transport, tag and platform are
 /// not part of it: callers add what they select with). Only hashing: no parsing, no
 /// decompression, nothing trusted from the image's own digests.
