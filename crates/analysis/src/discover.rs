@@ -142,7 +142,7 @@ pub(crate) fn analyze_with<A: Arch>(
         }
     };
     // 1. Decode every code range linearly, once.
-    let mut insns: Vec<A::Insn> = Vec::new();
+    let mut insns: Vec<A::Insn> = arch.insn_buffer();
     for &(s, e) in &ranges {
         if let Some(bytes) = ctx.code_bytes(s, e) {
             arch.decode(bytes, s, &mut insns);
@@ -299,6 +299,9 @@ pub(crate) fn analyze_with<A: Arch>(
             code_taken.push((at, a));
         }
     }
+    // In address order, so that each round finds their functions in one pass.
+    branches.sort_unstable_by_key(|b| b.0);
+    code_taken.sort_unstable();
     let pointers = data_pointers(&ctx);
     let data_taken: Vec<u64> = {
         let mut v: Vec<u64> = pointers
@@ -322,6 +325,8 @@ pub(crate) fn analyze_with<A: Arch>(
     phase("refs");
     // 4. Plan functions; add starts found from references until nothing changes.
     let mut interior: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    // The plan of the round that found no new start is the final one.
+    let mut settled: Option<(Vec<(u64, Option<u64>, u64)>, HashSet<u64>)> = None;
     for _round in 0..MAX_ROUNDS {
         let plan = plan_functions(&starts, &ranges, arch, &insns);
         phase("  round plan");
@@ -349,23 +354,26 @@ pub(crate) fn analyze_with<A: Arch>(
                 }
             }
         };
+        let mut cursor = FnCursor::new(&plan);
         for &(src, t, k) in &branches {
-            let from = find_fn(&plan, src);
+            let from = cursor.find(src);
             if !from_code(from) {
                 continue;
             }
             match k {
                 BranchKind::Call => classify(t, None, &mut new_starts, &mut interior),
                 _ => {
-                    if from.is_some() && find_fn(&plan, t) == from {
+                    // Functions do not overlap: a jump inside its own function's extent.
+                    if from.is_some_and(|f| plan[f].0 <= t && t < plan[f].2) {
                         continue;
                     }
                     classify(t, from, &mut new_starts, &mut interior)
                 }
             }
         }
+        let mut cursor = FnCursor::new(&plan);
         for &(src, a) in &code_taken {
-            let from = find_fn(&plan, src);
+            let from = cursor.find(src);
             if !from_code(from) {
                 continue;
             }
@@ -376,6 +384,7 @@ pub(crate) fn analyze_with<A: Arch>(
         }
         phase("  round classify");
         if new_starts.is_empty() {
+            settled = Some((plan, data_like));
             break;
         }
         for a in new_starts {
@@ -389,8 +398,14 @@ pub(crate) fn analyze_with<A: Arch>(
             );
         }
     }
-    let plan = plan_functions(&starts, &ranges, arch, &insns);
-    let data_like = implausible_functions(arch, &plan, &starts, &insns);
+    let (plan, data_like) = match settled {
+        Some(p) => p,
+        None => {
+            let plan = plan_functions(&starts, &ranges, arch, &insns);
+            let data_like = implausible_functions(arch, &plan, &starts, &insns);
+            (plan, data_like)
+        }
+    };
 
     // Functions that never return, so that data flow does not continue after calls to them.
     phase("plan");
@@ -584,6 +599,7 @@ pub(crate) fn analyze_with<A: Arch>(
     stats.full_dataflow = is_full.iter().filter(|f| **f).count() as u64;
 
     phase("dataflow");
+    arch.recycle_insn_buffer(insns);
     // 6. Number functions and turn addresses into indexes.
     let all_data_refs: Vec<u64> = {
         let mut v: Vec<u64> = facts
@@ -1034,12 +1050,11 @@ fn plan_functions<A: Arch>(
             .map(|r| r.1)
             .unwrap_or(a + 1)
     };
-    let keys: Vec<u64> = starts.keys().copied().collect();
+    let keys: Vec<(u64, Option<u64>)> = starts.iter().map(|(a, s)| (*a, s.extent_end)).collect();
     let mut out: Vec<(u64, Option<u64>, u64)> = Vec::with_capacity(keys.len());
-    for (i, &a) in keys.iter().enumerate() {
-        let next = keys.get(i + 1).copied().unwrap_or(u64::MAX);
+    for (i, &(a, ext)) in keys.iter().enumerate() {
+        let next = keys.get(i + 1).map_or(u64::MAX, |k| k.0);
         let re = range_end(a);
-        let ext = starts[&a].extent_end;
         let end = match ext {
             Some(x) => x.min(next).min(re),
             None => next.min(re),
@@ -1076,6 +1091,27 @@ fn is_padding<A: Arch>(arch: &A, insns: &[A::Insn], start: u64, end: u64) -> boo
     let lo = insns.partition_point(|i| arch.insn_addr(i) < start);
     let hi = insns.partition_point(|i| arch.insn_addr(i) < end);
     insns[lo..hi].iter().all(|i| arch.is_padding(i))
+}
+
+/// [`find_fn`] for addresses met in ascending order, in one pass over the plan.
+struct FnCursor<'p> {
+    plan: &'p [(u64, Option<u64>, u64)],
+    next: usize,
+}
+
+impl<'p> FnCursor<'p> {
+    fn new(plan: &'p [(u64, Option<u64>, u64)]) -> Self {
+        FnCursor { plan, next: 0 }
+    }
+
+    /// The function holding `addr`; `addr` must not be below the previous one asked.
+    fn find(&mut self, addr: u64) -> Option<usize> {
+        while self.next < self.plan.len() && self.plan[self.next].0 <= addr {
+            self.next += 1;
+        }
+        let i = self.next.checked_sub(1)?;
+        (addr < self.plan[i].2).then_some(i)
+    }
 }
 
 fn find_fn(plan: &[(u64, Option<u64>, u64)], addr: u64) -> Option<usize> {

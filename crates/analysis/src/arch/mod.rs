@@ -239,6 +239,13 @@ pub trait Arch: Sync {
     fn reg_name(&self, r: u8) -> &'static str;
     /// Decodes `code` (at `addr`) linearly, appending to `out`.
     fn decode(&self, code: &[u8], addr: u64, out: &mut Vec<Self::Insn>);
+    /// An empty buffer for [`Arch::decode`]; an implementation may hand out the memory of the
+    /// last object's buffer given back to [`Arch::recycle_insn_buffer`] on the same thread.
+    fn insn_buffer(&self) -> Vec<Self::Insn> {
+        Vec::new()
+    }
+    /// Gives a buffer back for the next object on this thread.
+    fn recycle_insn_buffer(&self, _buf: Vec<Self::Insn>) {}
     fn insn_addr(&self, i: &Self::Insn) -> u64;
     fn insn_end(&self, i: &Self::Insn) -> u64;
     /// Whether the straight-line start of a candidate function looks like code (no invalid or

@@ -68,6 +68,15 @@ fn gpr(r: Register) -> Option<(usize, u32)> {
     (idx < NREGS).then(|| (idx, r.size() as u32))
 }
 
+thread_local! {
+    /// The decode buffer of the last object analysed on this thread (its memory is reused, so
+    /// that each object does not fault in fresh pages for its instructions).
+    static INSN_BUFFER: std::cell::RefCell<Vec<Instruction>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The largest decode buffer kept between objects (64 MiB of instructions).
+const MAX_KEPT_INSNS: usize = (64 << 20) / std::mem::size_of::<Instruction>();
+
 impl Arch for X86_64 {
     type Insn = Instruction;
 
@@ -81,11 +90,29 @@ impl Arch for X86_64 {
 
     fn decode(&self, code: &[u8], addr: u64, out: &mut Vec<Instruction>) {
         let mut d = Decoder::with_ip(64, code, addr, DecoderOptions::NONE);
-        out.reserve(code.len() / 4);
+        // About one instruction per 3.5 bytes in compiled code: reserve once, not grow twice.
+        out.reserve(code.len() / 3);
         let mut ins = Instruction::default();
         while d.can_decode() {
             d.decode_out(&mut ins);
             out.push(ins);
+        }
+    }
+
+    fn insn_buffer(&self) -> Vec<Instruction> {
+        INSN_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()))
+    }
+
+    fn recycle_insn_buffer(&self, mut buf: Vec<Instruction>) {
+        // Kept up to a bound: one library's worth of instructions, not the largest ever seen.
+        if buf.capacity() <= MAX_KEPT_INSNS {
+            buf.clear();
+            INSN_BUFFER.with(|b| {
+                let mut b = b.borrow_mut();
+                if b.capacity() < buf.capacity() {
+                    *b = buf;
+                }
+            });
         }
     }
 
