@@ -258,11 +258,16 @@ pub(crate) fn analyze_with<A: Arch>(
 
     // A start inside a padding instruction of the sweep (the sigreturn trampolines' FDEs begin
     // one byte early, inside the preceding nop) moves to the end of that instruction.
+    let mut k = 0;
     let misaligned: Vec<u64> = starts
         .keys()
         .copied()
         .filter(|&a| {
-            let i = insns.partition_point(|x| arch.insn_addr(x) <= a);
+            // Starts ascend: one cursor to the first instruction after `a`.
+            while k < insns.len() && arch.insn_addr(&insns[k]) <= a {
+                k += 1;
+            }
+            let i = k;
             i > 0
                 && arch.insn_addr(&insns[i - 1]) != a
                 && arch.insn_end(&insns[i - 1]) > a
@@ -440,16 +445,33 @@ pub(crate) fn analyze_with<A: Arch>(
         }
         (addr < plan[i - 1].2).then_some((i - 1) as u32)
     };
-    let run_one = |p: &FnPlan, full: bool| -> crate::arch::FunctionFacts {
+    // Each function's instructions in the sweep: [lo, hi) (functions are sorted and disjoint).
+    let bounds: Vec<(usize, usize)> = {
+        let mut k = 0;
+        plans
+            .iter()
+            .map(|p| {
+                while k < insns.len() && arch.insn_addr(&insns[k]) < p.entry {
+                    k += 1;
+                }
+                let lo = k;
+                while k < insns.len() && arch.insn_addr(&insns[k]) < p.end {
+                    k += 1;
+                }
+                (lo, k)
+            })
+            .collect()
+    };
+    let run_one = |fi: usize, full: bool| -> crate::arch::FunctionFacts {
+        let p = &plans[fi];
         if data_like.contains(&p.entry) {
             // Bytes in a code section that do not decode as plausible code (constant tables of
             // hand-written assembly): nothing runs there.
             return crate::arch::FunctionFacts::default();
         }
-        let lo = insns.partition_point(|i| arch.insn_addr(i) < p.entry);
+        let (lo, hi) = bounds[fi];
         let own;
         let slice: &[A::Insn] = if lo < insns.len() && arch.insn_addr(&insns[lo]) == p.entry {
-            let hi = insns.partition_point(|i| arch.insn_addr(i) < p.end);
             &insns[lo..hi]
         } else {
             // The entry is not an instruction boundary of the linear sweep: decode it alone.
@@ -472,8 +494,9 @@ pub(crate) fn analyze_with<A: Arch>(
     // ([`crate::complete_functions`]).
     let full_everywhere = std::env::var_os("DG_FULL_DATAFLOW").is_some();
     let mut facts: Vec<crate::arch::FunctionFacts> =
-        plans.iter().map(|p| run_one(p, full_everywhere)).collect();
+        (0..plans.len()).map(|i| run_one(i, full_everywhere)).collect();
     let mut is_full = vec![full_everywhere; plans.len()];
+    phase("  skim");
     // Completed on request, and PLT stubs (tiny; they pass their arguments through to
     // another object, so whoever calls a syscall wrapper through them needs their values).
     let is_plt = |p: &FnPlan| {
@@ -483,10 +506,11 @@ pub(crate) fn analyze_with<A: Arch>(
     };
     for (i, p) in plans.iter().enumerate() {
         if !is_full[i] && (force_full.contains(&p.entry) || is_plt(p)) {
-            facts[i] = run_one(p, true);
+            facts[i] = run_one(i, true);
             is_full[i] = true;
         }
     }
+    phase("  plt");
     let mut callers: Vec<Vec<usize>> = vec![Vec::new(); plans.len()];
     for (i, f) in facts.iter().enumerate() {
         for c in &f.calls {
@@ -553,7 +577,7 @@ pub(crate) fn analyze_with<A: Arch>(
     for i in 0..plans.len() {
         if !facts[i].syscalls.is_empty() || calls_wrapper_import(&facts, &facts[i]) {
             if !is_full[i] {
-                facts[i] = run_one(&plans[i], true);
+                facts[i] = run_one(i, true);
                 is_full[i] = true;
             }
             let forwards_param_to_wrapper = facts[i].calls.iter().any(|c| {
@@ -578,6 +602,10 @@ pub(crate) fn analyze_with<A: Arch>(
             }
         }
     }
+    phase("  wrappers");
+    if phases {
+        eprintln!("[phase]   full after wrappers: {}, plt {}", is_full.iter().filter(|f| **f).count(), plans.iter().filter(|p| is_plt(p)).count());
+    }
     let passes_param_to_consumer = |f: &crate::arch::FunctionFacts, consumer: &[bool]| {
         f.calls.iter().any(|c| {
             matches!(c.target, RawTarget::Addr(a) if index_of(a).is_some_and(|j| consumer[j as usize]))
@@ -587,7 +615,7 @@ pub(crate) fn analyze_with<A: Arch>(
     while let Some(c) = queue.pop() {
         for &g in &callers[c] {
             if !is_full[g] {
-                facts[g] = run_one(&plans[g], true);
+                facts[g] = run_one(g, true);
                 is_full[g] = true;
             }
             if !consumer[g] && passes_param_to_consumer(&facts[g], &consumer) {
@@ -1067,9 +1095,19 @@ fn plan_functions<A: Arch>(
         let mut cur = rs;
         let first = out.partition_point(|f| f.0 < rs);
         let mut idx = first;
+        // The gaps of a range come in ascending order: one cursor over the instructions.
+        let mut k = insns.partition_point(|i| arch.insn_addr(i) < rs);
         while cur < re {
             let next_start = out.get(idx).map(|f| f.0).filter(|&s| s < re).unwrap_or(re);
-            if next_start > cur && !is_padding(arch, insns, cur, next_start) {
+            if next_start > cur && !{
+                while k < insns.len() && arch.insn_addr(&insns[k]) < cur {
+                    k += 1;
+                }
+                insns[k..]
+                    .iter()
+                    .take_while(|i| arch.insn_addr(i) < next_start)
+                    .all(|i| arch.is_padding(i))
+            } {
                 gaps.push((cur, None, next_start));
             }
             match out.get(idx) {
@@ -1084,13 +1122,6 @@ fn plan_functions<A: Arch>(
     out.extend(gaps);
     out.sort_by_key(|f| f.0);
     out
-}
-
-/// True when every instruction in `[start, end)` is padding (nops, int3) or there are none.
-fn is_padding<A: Arch>(arch: &A, insns: &[A::Insn], start: u64, end: u64) -> bool {
-    let lo = insns.partition_point(|i| arch.insn_addr(i) < start);
-    let hi = insns.partition_point(|i| arch.insn_addr(i) < end);
-    insns[lo..hi].iter().all(|i| arch.is_padding(i))
 }
 
 /// [`find_fn`] for addresses met in ascending order, in one pass over the plan.
