@@ -583,17 +583,10 @@ impl Cache {
     /// the result depends on, so two askings share an entry only when their results are equal.
     fn completion_key(
         &self,
-        bytes: &[u8],
-        elf: &ElfObject,
+        base: Key,
         summary: &ObjectSummary,
         funcs: &[u32],
     ) -> Key {
-        let base = self.prefetched_key(bytes, elf).unwrap_or_else(|| Key {
-            content: content_hash(bytes),
-            version: ANALYSIS_VERSION,
-            layout: self.layout,
-            arch: entry::arch_code(elf),
-        });
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         h.update(b"dockergate-cache completion 1\0");
@@ -723,8 +716,13 @@ impl Cache {
             return;
         }
         // The same order in every process: concurrent writers meet the same rows in order.
-        rows.sort_by_key(|r| r.0);
-        replace.sort_by_key(|r| r.0);
+        // One row per key (the last queued: a summary completed twice in a run), as one
+        // statement may not write a key twice.
+        for v in [&mut rows, &mut replace] {
+            v.reverse();
+            v.sort_by_key(|r| r.0);
+            v.dedup_by_key(|r| r.0);
+        }
         let written = self.with_store(false, |s| {
             let mut n = 0;
             if !rows.is_empty() {
@@ -890,7 +888,13 @@ impl SummarySource for Cache {
             self.counters.completion_misses.fetch_add(1, Relaxed);
             return complete_functions(bytes, elf, summary, funcs).map(Arc::new);
         }
-        let key = self.completion_key(bytes, elf, summary, funcs);
+        let base = self.prefetched_key(bytes, elf).unwrap_or_else(|| Key {
+            content: content_hash(bytes),
+            version: ANALYSIS_VERSION,
+            layout: self.layout,
+            arch: entry::arch_code(elf),
+        });
+        let key = self.completion_key(base, summary, funcs);
         if let Some(s) = lock(&self.served).get(&key) {
             self.counters.completion_hits.fetch_add(1, Relaxed);
             return Ok(s.clone());
@@ -904,6 +908,7 @@ impl SummarySource for Cache {
                 Ok(s) => {
                     self.counters.completion_hits.fetch_add(1, Relaxed);
                     let s = Arc::new(s);
+                    self.remember_completed(base, &s);
                     lock(&self.served).insert(key, s.clone());
                     return Ok(s);
                 }
@@ -921,7 +926,18 @@ impl SummarySource for Cache {
         self.counters.completion_misses.fetch_add(1, Relaxed);
         let s = Arc::new(complete_functions(bytes, elf, summary, funcs)?);
         self.store_later(key, entry::encode(&key, &s), damaged);
+        self.remember_completed(base, &s);
         lock(&self.served).insert(key, s.clone());
         Ok(s)
+    }
+}
+
+impl Cache {
+    /// A completed summary also replaces the object's own entry: it is the object's summary
+    /// with more call sites worked out (a pure function of the bytes too), so the next run
+    /// that meets the object starts from it and need not ask for the same functions again.
+    /// Programs that never needed those call sites do not read them, so results are unchanged.
+    fn remember_completed(&self, base: Key, completed: &ObjectSummary) {
+        self.store_later(base, entry::encode(&base, completed), true);
     }
 }

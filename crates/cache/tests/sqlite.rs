@@ -522,3 +522,40 @@ fn completions_are_cached() {
         }
     }
 }
+
+/// A completed summary also becomes the object's own entry: the next run that meets the object
+/// starts from it (and so asks for no completion again), whatever the functions were.
+#[test]
+fn completed_summary_serves_the_next_run() {
+    use dockergate_analysis::complete_functions;
+    use dockergate_pipeline::SummarySource;
+    let d = tmp();
+    let loc = sqlite(&d.path().join("cache.db"));
+    let mut wanted = Vec::new();
+    {
+        let (cache, warnings) = open(&loc);
+        for o in objects() {
+            let n = o.fresh.functions.len() as u32;
+            let funcs: Vec<u32> = (0..n).step_by(5).take(4).collect();
+            let base = cache.summary(&o.bytes, &o.elf).unwrap();
+            assert!(*base == o.fresh, "{}: first summary", o.path.display());
+            let done = cache.complete(&o.bytes, &o.elf, &base, &funcs).unwrap();
+            assert!(*done == complete_functions(&o.bytes, &o.elf, &o.fresh, &funcs).unwrap());
+            wanted.push(done);
+        }
+        cache.finish("completion");
+        assert!(warnings.lock().unwrap().is_empty());
+    }
+    assert!(
+        objects().iter().zip(&wanted).any(|(o, w)| **w != o.fresh),
+        "no completion changed a summary: the test shows nothing"
+    );
+    let (cache, warnings) = open(&loc);
+    for (o, want) in objects().iter().zip(&wanted) {
+        let got = cache.summary(&o.bytes, &o.elf).unwrap();
+        assert!(got == *want, "{}: not the completed summary", o.path.display());
+    }
+    let s = cache.finish("after completion");
+    assert!(warnings.lock().unwrap().is_empty());
+    assert_eq!((s.hits, s.misses), (objects().len() as u64, 0));
+}
