@@ -493,8 +493,9 @@ pub(crate) fn analyze_with<A: Arch>(
     // syscall numbers come from their caller. Callers in other objects are completed on demand
     // ([`crate::complete_functions`]).
     let full_everywhere = std::env::var_os("DG_FULL_DATAFLOW").is_some();
-    let mut facts: Vec<crate::arch::FunctionFacts> =
-        (0..plans.len()).map(|i| run_one(i, full_everywhere)).collect();
+    let mut facts: Vec<crate::arch::FunctionFacts> = (0..plans.len())
+        .map(|i| run_one(i, full_everywhere))
+        .collect();
     let mut is_full = vec![full_everywhere; plans.len()];
     phase("  skim");
     // Completed on request, and PLT stubs (tiny; they pass their arguments through to
@@ -604,7 +605,11 @@ pub(crate) fn analyze_with<A: Arch>(
     }
     phase("  wrappers");
     if phases {
-        eprintln!("[phase]   full after wrappers: {}, plt {}", is_full.iter().filter(|f| **f).count(), plans.iter().filter(|p| is_plt(p)).count());
+        eprintln!(
+            "[phase]   full after wrappers: {}, plt {}",
+            is_full.iter().filter(|f| **f).count(),
+            plans.iter().filter(|p| is_plt(p)).count()
+        );
     }
     let passes_param_to_consumer = |f: &crate::arch::FunctionFacts, consumer: &[bool]| {
         f.calls.iter().any(|c| {
@@ -1099,15 +1104,17 @@ fn plan_functions<A: Arch>(
         let mut k = insns.partition_point(|i| arch.insn_addr(i) < rs);
         while cur < re {
             let next_start = out.get(idx).map(|f| f.0).filter(|&s| s < re).unwrap_or(re);
-            if next_start > cur && !{
-                while k < insns.len() && arch.insn_addr(&insns[k]) < cur {
-                    k += 1;
+            if next_start > cur
+                && !{
+                    while k < insns.len() && arch.insn_addr(&insns[k]) < cur {
+                        k += 1;
+                    }
+                    insns[k..]
+                        .iter()
+                        .take_while(|i| arch.insn_addr(i) < next_start)
+                        .all(|i| arch.is_padding(i))
                 }
-                insns[k..]
-                    .iter()
-                    .take_while(|i| arch.insn_addr(i) < next_start)
-                    .all(|i| arch.is_padding(i))
-            } {
+            {
                 gaps.push((cur, None, next_start));
             }
             match out.get(idx) {

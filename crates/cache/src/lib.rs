@@ -581,12 +581,7 @@ impl Cache {
     /// The key of a completion: the object's key with, in place of the file's hash, a hash of
     /// it, the summary being completed (its encoding) and the functions asked for — everything
     /// the result depends on, so two askings share an entry only when their results are equal.
-    fn completion_key(
-        &self,
-        base: Key,
-        summary: &ObjectSummary,
-        funcs: &[u32],
-    ) -> Key {
+    fn completion_key(&self, base: Key, summary: &ObjectSummary, funcs: &[u32]) -> Key {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         h.update(b"dockergate-cache completion 1\0");

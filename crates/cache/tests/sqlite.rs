@@ -553,7 +553,11 @@ fn completed_summary_serves_the_next_run() {
     let (cache, warnings) = open(&loc);
     for (o, want) in objects().iter().zip(&wanted) {
         let got = cache.summary(&o.bytes, &o.elf).unwrap();
-        assert!(got == *want, "{}: not the completed summary", o.path.display());
+        assert!(
+            got == *want,
+            "{}: not the completed summary",
+            o.path.display()
+        );
     }
     let s = cache.finish("after completion");
     assert!(warnings.lock().unwrap().is_empty());

@@ -170,6 +170,8 @@ pub struct ProgramGraph<'a> {
     taken_by: HashMap<FnId, FnId>,
     indirect_from: Option<(FnId, u64)>,
     queue: VecDeque<FnId>,
+    /// Every reached function, in the order reached.
+    reached: Vec<FnId>,
     /// Syscall numbers by name, for values returned by name lookups.
     syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
     args_needed: std::cell::RefCell<BTreeSet<FnId>>,
@@ -250,6 +252,7 @@ impl<'a> ProgramGraph<'a> {
             taken_by: HashMap::new(),
             indirect_from: None,
             queue: VecDeque::new(),
+            reached: Vec::new(),
             syscall_number,
             args_needed: Default::default(),
         };
@@ -329,6 +332,7 @@ impl<'a> ProgramGraph<'a> {
         if self.reason[g].is_none() {
             self.reason[g] = Some(why);
             self.queue.push_back(f);
+            self.reached.push(f);
         }
     }
 
@@ -1050,13 +1054,14 @@ impl<'a> ProgramGraph<'a> {
             ..Default::default()
         };
         let mut memo: HashMap<(FnId, Loc), Resolved> = HashMap::new();
-        for obj in 0..self.summaries.len() as u32 {
-            for (fi, func) in self.summary(obj).functions.iter().enumerate() {
-                let f = FnId {
-                    obj,
-                    func: fi as u32,
-                };
-                if self.reason[self.gid(f)].is_none() || func.syscalls.is_empty() {
+        // Reached functions in (object, function) order: the order witnesses are chosen in.
+        let mut reached = self.reached.clone();
+        reached.sort_unstable();
+        for &f in &reached {
+            let obj = f.obj;
+            let func = &self.summary(obj).functions[f.func as usize];
+            {
+                if func.syscalls.is_empty() {
                     continue;
                 }
                 for site in &func.syscalls {
@@ -1114,17 +1119,12 @@ impl<'a> ProgramGraph<'a> {
             }
         }
         // Calls whose string arguments the image-level analysis follows.
-        for obj in 0..self.summaries.len() as u32 {
+        for &f in &reached {
+            let obj = f.obj;
             let sm = self.summary(obj);
             let elf = &self.program.objects[obj as usize].elf;
-            for (fi, func) in sm.functions.iter().enumerate() {
-                let f = FnId {
-                    obj,
-                    func: fi as u32,
-                };
-                if self.reason[self.gid(f)].is_none() {
-                    continue;
-                }
+            let func = &sm.functions[f.func as usize];
+            {
                 for c in &func.calls {
                     let callee = match c.target {
                         CallTarget::Symbol(s) if sm.named_symbols.binary_search(&s).is_ok() => {
