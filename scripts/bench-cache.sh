@@ -128,7 +128,11 @@ for pair in ${PAIRS:-}; do
   done
   cb=$(printf '%s\n' "${cold_b[@]}" | median)
   ab=$(printf '%s\n' "${after[@]}" | median)
-  printf '%s after %s: %.3f s (cold %.3f s, ratio %.2f; objects from cache/analysed %s/%s)\n' \
-    "$b" "$a" "$ab" "$cb" "$(echo "$ab / $cb" | bc -l)" "$h" "$m"
+  same=yes
+  cmp -s "$work/$b.paircold.json" "$work/$b.pairafter.json" || same=NO
+  cmp -s "$work/$b.paircold.evidence.json" "$work/$b.pairafter.evidence.json" || same=NO
+  progs=$(sed -n 's/^cache: [0-9]* programs: \([0-9]*\) from cache, \([0-9]*\) analysed.*/\1\/\2/p' "$work/$b.pairafter.err")
+  printf '%s after %s: %.3f s (cold %.3f s, ratio %.2f; objects from cache/analysed %s/%s; programs %s; same output %s)\n' \
+    "$b" "$a" "$ab" "$cb" "$(echo "$ab / $cb" | bc -l)" "$h" "$m" "${progs:-0/0}" "$same"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -125,6 +125,9 @@ pub fn encode_bytes(key: &Key, payload: &[u8]) -> Vec<u8> {
 /// [`Key::arch`] of whole image reports (no ELF machine has this code).
 pub const REPORT_ARCH: u32 = 0x5245_5054;
 
+/// [`Key::arch`] of one program's result (`PROG`; no ELF machine has this code).
+pub const PROGRAM_ARCH: u32 = 0x5052_4f47;
+
 /// Checks a stored value against its key; the payload when it is intact.
 pub fn verify<'a>(key: &Key, value: &'a [u8]) -> Result<&'a [u8], BadValue> {
     if value.len() < 8 {

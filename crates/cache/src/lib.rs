@@ -113,6 +113,10 @@ pub struct Stats {
     /// Completed summaries ([`SummarySource::complete`]) from the cache, and computed.
     pub completion_hits: u64,
     pub completion_misses: u64,
+    /// Programs whose result came from the cache (met before with the same objects), and
+    /// programs analysed.
+    pub program_hits: u64,
+    pub program_misses: u64,
     /// Objects found only under another analyser version or summary layout.
     pub other_versions: u64,
 }
@@ -169,6 +173,8 @@ struct Counters {
     unprefetched: AtomicU64,
     completion_hits: AtomicU64,
     completion_misses: AtomicU64,
+    program_hits: AtomicU64,
+    program_misses: AtomicU64,
 }
 
 /// The cache, for one process. Shared by reference between the pipeline's threads.
@@ -184,6 +190,8 @@ pub struct Cache {
     prefetch_done: Condvar,
     /// Summaries handed out in this run, by key (an image may hold the same bytes twice).
     served: Mutex<HashMap<Key, Arc<ObjectSummary>>>,
+    /// Program results found damaged in this run: written again in their place.
+    damaged_programs: Mutex<HashSet<Key>>,
     pending: Mutex<Pending>,
     counters: Counters,
     prefetch_stats: Mutex<Stats>,
@@ -243,6 +251,7 @@ impl Cache {
             prefetch: Mutex::new(PrefetchState::Idle),
             prefetch_done: Condvar::new(),
             served: Mutex::new(HashMap::new()),
+            damaged_programs: Mutex::new(HashSet::new()),
             pending: Mutex::new(Pending::default()),
             counters: Counters::default(),
             prefetch_stats: Mutex::new(Stats::default()),
@@ -289,6 +298,8 @@ impl Cache {
         s.unprefetched = self.counters.unprefetched.load(Relaxed);
         s.completion_hits = self.counters.completion_hits.load(Relaxed);
         s.completion_misses = self.counters.completion_misses.load(Relaxed);
+        s.program_hits = self.counters.program_hits.load(Relaxed);
+        s.program_misses = self.counters.program_misses.load(Relaxed);
         s
     }
 
@@ -925,9 +936,69 @@ impl SummarySource for Cache {
         lock(&self.served).insert(key, s.clone());
         Ok(s)
     }
+
+    fn content_key(&self, bytes: &[u8], elf: &ElfObject) -> Option<[u8; 32]> {
+        if !self.is_enabled() {
+            return None;
+        }
+        Some(
+            self.prefetched_key(bytes, elf)
+                .map_or_else(|| content_hash(bytes), |k| k.content),
+        )
+    }
+
+    fn program_results(&self, keys: &[[u8; 32]]) -> Vec<Option<Vec<u8>>> {
+        let mut out = vec![None; keys.len()];
+        if keys.is_empty() || !self.is_enabled() {
+            return out;
+        }
+        let wanted: Vec<Key> = keys.iter().map(|k| self.program_key(*k)).collect();
+        let rows = self
+            .with_store(true, |s| s.fetch(&wanted))
+            .unwrap_or_default();
+        let mut by_key: HashMap<Key, Vec<u8>> = rows.into_iter().collect();
+        for (slot, key) in out.iter_mut().zip(&wanted) {
+            let Some(v) = by_key.remove(key) else {
+                continue;
+            };
+            match entry::verify(key, &v) {
+                Ok(payload) => *slot = Some(payload.to_vec()),
+                Err(bad) => {
+                    self.counters.corrupt.fetch_add(1, Relaxed);
+                    lock(&self.damaged_programs).insert(*key);
+                    self.warn(format!(
+                        "damaged entry {} (a program's result) in the cache {} ({bad}): analysing the program again and replacing it",
+                        key.describe(),
+                        self.location.describe()
+                    ));
+                }
+            }
+        }
+        let hits = out.iter().filter(|v| v.is_some()).count() as u64;
+        self.counters.program_hits.fetch_add(hits, Relaxed);
+        self.counters
+            .program_misses
+            .fetch_add(keys.len() as u64 - hits, Relaxed);
+        out
+    }
+
+    fn put_program_result(&self, key: [u8; 32], value: Vec<u8>) {
+        let key = self.program_key(key);
+        let damaged = lock(&self.damaged_programs).contains(&key);
+        self.store_later(key, entry::encode_bytes(&key, &value), damaged);
+    }
 }
 
 impl Cache {
+    fn program_key(&self, content: [u8; 32]) -> Key {
+        Key {
+            content,
+            version: ANALYSIS_VERSION,
+            layout: self.layout,
+            arch: entry::PROGRAM_ARCH,
+        }
+    }
+
     /// A completed summary also replaces the object's own entry: it is the object's summary
     /// with more call sites worked out (a pure function of the bytes too), so the next run
     /// that meets the object starts from it and need not ask for the same functions again.

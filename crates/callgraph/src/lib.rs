@@ -24,7 +24,7 @@ use std::sync::Arc;
 use dockergate_analysis::{Atom, CallTarget, Loc, ObjectSummary, SyscallAbi, ValueSet};
 use dockergate_elf::SymKind;
 use dockergate_loader::{Binding, Bindings, LoadedProgram};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A region shorter than this also makes the next one live (see `make_region_live`).
 const SHORT_REGION: u64 = 64;
@@ -67,7 +67,7 @@ enum Reason {
 }
 
 /// One step of a witness chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub object: String,
     pub function: String,
@@ -77,7 +77,7 @@ pub struct Step {
 }
 
 /// Why a syscall is allowed: a chain from a root to the syscall instruction.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Witness {
     pub chain: Vec<Step>,
     /// The syscall instruction: object and address.
@@ -88,7 +88,7 @@ pub struct Witness {
 }
 
 /// A reachable call to a function whose string arguments matter (exec, dlopen…).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedCall {
     /// The callee's name (`execve`, `dlopen`…).
     pub callee: String,
@@ -104,7 +104,7 @@ pub struct NamedCall {
 }
 
 /// A reachable syscall site whose number could not be determined.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnresolvedSite {
     /// The program or plugin in which the site is reachable (the first one, in path order).
     pub program: String,
@@ -116,7 +116,7 @@ pub struct UnresolvedSite {
 }
 
 /// What the analysis of one program finds.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ProgramSyscalls {
     /// Native syscall numbers with one witness each.
     pub native: BTreeMap<u64, Witness>,
@@ -136,6 +136,39 @@ pub struct ProgramSyscalls {
     /// Call sites whose argument values were needed but not computed (only skimmed): the
     /// functions (object index in the program, function index) to complete and re-analyse.
     pub args_needed: Vec<(u32, u32)>,
+    /// The witnesses were left out (see [`ProgramSyscalls::without_witnesses`]): every other
+    /// field is whole; a witness, when needed, comes from analysing the program again.
+    #[serde(default)]
+    pub witnesses_left_out: bool,
+}
+
+impl ProgramSyscalls {
+    /// The result without its witness chains (the bulk of it), except for the syscalls `keep`
+    /// names: what is worth keeping for a program met again in another image.
+    pub fn without_witnesses(&self, keep: impl Fn(SyscallAbi, u64) -> bool) -> ProgramSyscalls {
+        let strip = |abi: SyscallAbi, m: &BTreeMap<u64, Witness>| -> BTreeMap<u64, Witness> {
+            m.iter()
+                .map(|(nr, w)| {
+                    let w = if keep(abi, *nr) {
+                        w.clone()
+                    } else {
+                        Witness {
+                            chain: Vec::new(),
+                            site: String::new(),
+                            number_from: None,
+                        }
+                    };
+                    (*nr, w)
+                })
+                .collect()
+        };
+        ProgramSyscalls {
+            native: strip(SyscallAbi::Native, &self.native),
+            compat32: strip(SyscallAbi::I386, &self.compat32),
+            witnesses_left_out: true,
+            ..self.clone()
+        }
+    }
 }
 
 /// The analysis of one program.

@@ -397,6 +397,14 @@ impl Session {
                 s.completion_misses
             ));
         }
+        if s.program_hits + s.program_misses > 0 {
+            self.say(&format!(
+                "cache: {} programs: {} from cache, {} analysed",
+                s.program_hits + s.program_misses,
+                s.program_hits,
+                s.program_misses
+            ));
+        }
         if self.verbose > 1 || s.hashed_files > 0 {
             self.say(&format!(
                 "cache: hashed {} files ({}) in {:.3} s, fetched {} entries ({}) in {:.3} s, decoded in {:.3} s{}",
@@ -461,6 +469,18 @@ impl SummarySource for Progress<'_> {
         funcs: &[u32],
     ) -> Result<Arc<ObjectSummary>, AnalysisError> {
         self.inner.complete(bytes, elf, summary, funcs)
+    }
+
+    fn content_key(&self, bytes: &[u8], elf: &ElfObject) -> Option<[u8; 32]> {
+        self.inner.content_key(bytes, elf)
+    }
+
+    fn program_results(&self, keys: &[[u8; 32]]) -> Vec<Option<Vec<u8>>> {
+        self.inner.program_results(keys)
+    }
+
+    fn put_program_result(&self, key: [u8; 32], value: Vec<u8>) {
+        self.inner.put_program_result(key, value)
     }
 }
 

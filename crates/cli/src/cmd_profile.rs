@@ -138,6 +138,10 @@ pub fn options(args: &ProfileArgs, opened: &OpenedImage, scope: ScopeArg) -> Opt
         image_name: opened.image.reference.to_string(),
         scope: scope_of(scope, args, config),
         dlsym_all: matches!(args.dlsym, DlsymArg::All),
+        // Program results are kept only for this very build, and not while debugging
+        // variables change what the analysis does.
+        build: (!std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("DG_")))
+            .then_some(tool_version::TOOL_VERSION),
     }
 }
 

@@ -148,6 +148,13 @@ fn cold_warm_uncached_one_thread_identical() {
     let warm = profile_in(d.path(), "warm", &["--cache", c, "-v"]);
     same_as_reference(&warm, "warm");
     assert_eq!(hits_misses(&warm.stderr), (m, 0), "{}", warm.stderr);
+    // Every program's result came from the cache too (the witnesses analysed again).
+    let programs = warm
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("cache: ") && l.contains(" programs: "))
+        .unwrap_or_else(|| panic!("no programs line in: {}", warm.stderr));
+    assert!(programs.ends_with(" 0 analysed"), "{programs}");
     let warm1 = profile_in(d.path(), "warm1", &["--cache", c, "-v", "-j", "1"]);
     same_as_reference(&warm1, "warm, one thread");
     assert_eq!(hits_misses(&warm1.stderr), (m, 0));

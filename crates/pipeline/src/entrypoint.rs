@@ -92,10 +92,10 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// Invocations followed at most (a script that keeps producing new command lines).
 const MAX_INVOCATIONS: usize = 20_000;
 
-const SYS_EXECVE: u64 = 59;
-const SYS_EXECVEAT: u64 = 322;
-const SYS32_EXECVE: u64 = 11;
-const SYS32_EXECVEAT: u64 = 358;
+pub(crate) const SYS_EXECVE: u64 = 59;
+pub(crate) const SYS_EXECVEAT: u64 = 322;
+pub(crate) const SYS32_EXECVE: u64 = 11;
+pub(crate) const SYS32_EXECVEAT: u64 = 358;
 
 /// Calls that start a program, and where their path is: (name, path register, PATH search).
 const EXEC_CALLS: &[(&str, u8, bool)] = &[

@@ -104,6 +104,10 @@ pub struct Options {
     /// `--dlsym=all`: every export of every loaded library is a root called with unknown
     /// arguments (code such as Python's ctypes calls any export by name).
     pub dlsym_all: bool,
+    /// The build of the tool (a digest of all of its code and dependencies). When given, each
+    /// program's result is kept in the [`SummarySource`] under its loaded objects' contents, and
+    /// a program met again (in this or another image) is not analysed again.
+    pub build: Option<u64>,
 }
 
 /// Where per-object analysis results come from (the cache plugs in here).
@@ -126,6 +130,21 @@ pub trait SummarySource: Sync {
     ) -> Result<Arc<ObjectSummary>, AnalysisError> {
         complete_functions(bytes, elf, summary, funcs).map(Arc::new)
     }
+
+    /// The digest this source keys an object's bytes by, when it keeps results.
+    fn content_key(&self, _bytes: &[u8], _elf: &dockergate_elf::ElfObject) -> Option<[u8; 32]> {
+        None
+    }
+
+    /// The program results kept under `keys` by [`SummarySource::put_program_result`] (one
+    /// answer per key, in order).
+    fn program_results(&self, keys: &[[u8; 32]]) -> Vec<Option<Vec<u8>>> {
+        vec![None; keys.len()]
+    }
+
+    /// Keeps a program's result (its witnesses left out) under `key`, a digest of everything
+    /// it depends on.
+    fn put_program_result(&self, _key: [u8; 32], _value: Vec<u8>) {}
 }
 
 /// Analyses every object afresh.
@@ -208,6 +227,8 @@ struct Analysed {
     results: Vec<Option<ProgramSyscalls>>,
     summaries: HashMap<NodeId, Arc<ObjectSummary>>,
     bind_cache: BindCache,
+    /// Each object's content key in the summary source (when it keeps results).
+    content_keys: HashMap<NodeId, [u8; 32]>,
     warnings: Vec<String>,
     unanalysable: Vec<String>,
 }
@@ -352,6 +373,7 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
         results: all_results,
         summaries,
         bind_cache,
+        content_keys,
         warnings,
         unanalysable,
     } = st;
@@ -369,7 +391,8 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
     // (results are put back in node order).
     let mut objects: Vec<(NodeId, String)> = objects.into_iter().collect();
     objects.sort_by_key(|(node, _)| std::cmp::Reverse(catalog.entry(*node).map_or(0, |e| e.size)));
-    let mut results: Vec<(NodeId, String, Result<Arc<ObjectSummary>, String>)> = objects
+    type Analysed1 = (Arc<ObjectSummary>, Option<[u8; 32]>);
+    let mut results: Vec<(NodeId, String, Result<Analysed1, String>)> = objects
         .into_par_iter()
         .with_max_len(1)
         .map(|(node, path)| {
@@ -381,11 +404,12 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
                 // A bug of the analyser on some input must not take the run down with a
                 // panic: the object becomes one that cannot be analysed (an error, never a
                 // silently missing object).
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let s = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     source.summary(&bytes, elf)
                 }))
                 .map_err(|p| format!("internal error of the analyser: {}", panic_message(&p)))?
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+                Ok((s, source.content_key(&bytes, elf)))
             })();
             (node, path, r)
         })
@@ -394,8 +418,11 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
     lap("objects analysed");
     for (node, path, r) in results {
         match r {
-            Ok(s) => {
+            Ok((s, key)) => {
                 summaries.insert(node, s);
+                if let Some(k) = key {
+                    content_keys.insert(node, k);
+                }
             }
             Err(why) if excluded.contains(&node) => {
                 warnings.push(format!("{path} excluded: {why}"))
@@ -416,7 +443,6 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
     // Reachability per program, in parallel. A program whose syscall numbers depend on call
     // sites that were only skimmed asks for those functions to be completed (data flow run);
     // it is analysed again with the completed summaries, until nothing more is needed.
-    let syscall_number = |name: &str| SyscallTable::X86_64.number(name);
     let new_bindings: Vec<Bindings> = units[first..]
         .par_iter()
         .map(|u| bind_symbols_cached(&u.loaded, bind_cache))
@@ -427,39 +453,43 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
     let failed: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let analyse =
         |i: usize, summaries: &HashMap<NodeId, Arc<ObjectSummary>>| -> Option<ProgramSyscalls> {
-            let u = &units[i];
-            let sums: Option<Vec<Arc<ObjectSummary>>> = u
-                .loaded
-                .objects
-                .iter()
-                .map(|o| summaries.get(&o.node).cloned())
-                .collect();
-            let sums = sums?;
-            let graph = if opts.dlsym_all {
-                ProgramGraph::analyze_all_exports
-            } else {
-                ProgramGraph::analyze
-            };
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                graph(&u.loaded, &bindings[i], &sums, u.kind, &syscall_number)
-            }));
-            match r {
+            match reachability(&units[i], &bindings[i], summaries, opts)? {
                 Ok(r) => Some(r),
                 Err(p) => {
                     failed
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(format!(
-                            "{} (internal error of the analyser: {})",
-                            u.path,
-                            panic_message(&p)
+                            "{} (internal error of the analyser: {p})",
+                            units[i].path
                         ));
                     None
                 }
             }
         };
+    // Programs met before (same objects, same contents, same build and options): their kept
+    // results, witnesses left out.
+    let keys: Vec<Option<[u8; 32]>> = units[first..]
+        .iter()
+        .map(|u| {
+            opts.build
+                .and_then(|b| program_key(b, opts, u, content_keys))
+        })
+        .collect();
+    let asked: Vec<[u8; 32]> = keys.iter().flatten().copied().collect();
+    let mut answers = source.program_results(&asked).into_iter();
+    let found: Vec<Option<Vec<u8>>> = keys
+        .iter()
+        .map(|k| k.and_then(|_| answers.next().flatten()))
+        .collect();
+    let kept: Vec<Option<ProgramSyscalls>> = found
+        .into_par_iter()
+        .map(|v| serde_json::from_slice::<ProgramSyscalls>(&v?).ok())
+        .collect();
     // Biggest programs first, one task each (balanced over the cores), then back in order.
-    let mut order: Vec<usize> = (first..units.len()).collect();
+    let mut order: Vec<usize> = (first..units.len())
+        .filter(|&i| kept[i - first].is_none())
+        .collect();
     order.sort_by_key(|&i| {
         std::cmp::Reverse(
             units[i]
@@ -470,13 +500,15 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
                 .sum::<usize>(),
         )
     });
-    let mut done: Vec<(usize, Option<ProgramSyscalls>)> = order
+    let done: Vec<(usize, Option<ProgramSyscalls>)> = order
         .into_par_iter()
         .with_max_len(1)
         .map(|i| (i, analyse(i, &summaries)))
         .collect();
-    done.sort_by_key(|(i, _)| *i);
-    let mut results: Vec<Option<ProgramSyscalls>> = done.into_iter().map(|(_, r)| r).collect();
+    let mut results: Vec<Option<ProgramSyscalls>> = kept;
+    for (i, r) in done {
+        results[i - first] = r;
+    }
     lap("first reachability");
     for _round in 0..MAX_COMPLETION_ROUNDS {
         let mut requests: BTreeMap<NodeId, BTreeSet<u32>> = BTreeMap::new();
@@ -563,6 +595,27 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
             results[i - first] = r;
         }
     }
+    // Keep what was computed, once nothing more is asked for it.
+    for (k, r) in results.iter().enumerate() {
+        let i = first + k;
+        let (Some(key), Some(r)) = (keys[k], r) else {
+            continue;
+        };
+        let settled = r.args_needed.iter().all(|&(obj, func)| {
+            let node = units[i].loaded.objects[obj as usize].node;
+            summaries
+                .get(&node)
+                .and_then(|s| s.functions.get(func as usize))
+                .is_none_or(|f| {
+                    f.calls.iter().all(|c| c.args_known) && f.global_stores.iter().all(|s| s.known)
+                })
+        });
+        if settled && !r.witnesses_left_out {
+            if let Ok(v) = serde_json::to_vec(&r.without_witnesses(is_exec_syscall)) {
+                source.put_program_result(key, v);
+            }
+        }
+    }
     let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
     if !failed.is_empty() {
         // Leaving the program out would drop syscalls it can make: the run fails instead.
@@ -576,6 +629,84 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
     }
     all_results.extend(results);
     Ok(())
+}
+
+/// The reachability of one unit (None when one of its objects has no summary; Err with the
+/// message of a panic of the analyser).
+fn reachability(
+    u: &Unit,
+    bindings: &Bindings,
+    summaries: &HashMap<NodeId, Arc<ObjectSummary>>,
+    opts: &Options,
+) -> Option<Result<ProgramSyscalls, String>> {
+    let syscall_number = |name: &str| SyscallTable::X86_64.number(name);
+    let sums: Option<Vec<Arc<ObjectSummary>>> = u
+        .loaded
+        .objects
+        .iter()
+        .map(|o| summaries.get(&o.node).cloned())
+        .collect();
+    let sums = sums?;
+    let graph = if opts.dlsym_all {
+        ProgramGraph::analyze_all_exports
+    } else {
+        ProgramGraph::analyze
+    };
+    Some(
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            graph(&u.loaded, bindings, &sums, u.kind, &syscall_number)
+        }))
+        .map_err(|p| panic_message(&p)),
+    )
+}
+
+/// The syscalls that start programs: their witnesses stay in a kept program result (the
+/// entrypoint scope reads where the call is made).
+fn is_exec_syscall(abi: dockergate_analysis::SyscallAbi, nr: u64) -> bool {
+    use dockergate_analysis::SyscallAbi;
+    match abi {
+        SyscallAbi::Native => nr == entrypoint::SYS_EXECVE || nr == entrypoint::SYS_EXECVEAT,
+        SyscallAbi::I386 => nr == entrypoint::SYS32_EXECVE || nr == entrypoint::SYS32_EXECVEAT,
+    }
+}
+
+/// The key of a program's result: everything the reachability of a program depends on. The
+/// build of the tool, the options that change it, the unit's kind, and what the loader
+/// model made of the program: its flavour, every object in order (names, paths, which object
+/// needed it, the interpreter) with its content key, and the libraries it could not find.
+/// Bindings follow from these; summaries from the contents. None when an object has no key.
+fn program_key(
+    build: u64,
+    opts: &Options,
+    u: &Unit,
+    content_keys: &HashMap<NodeId, [u8; 32]>,
+) -> Option<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let text = |h: &mut Sha256, t: &str| {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    };
+    h.update(b"dockergate program result 1\0");
+    h.update(build.to_le_bytes());
+    text(
+        &mut h,
+        &format!("{:?} {} {:?}", u.kind, opts.dlsym_all, u.loaded.flavor),
+    );
+    text(&mut h, &u.path);
+    h.update((u.loaded.objects.len() as u64).to_le_bytes());
+    for o in &u.loaded.objects {
+        text(&mut h, &o.name);
+        text(&mut h, &o.path);
+        text(&mut h, &o.real_path);
+        text(&mut h, &format!("{:?} {}", o.needed_by, o.is_interpreter));
+        h.update(content_keys.get(&o.node)?);
+    }
+    h.update((u.loaded.missing.len() as u64).to_le_bytes());
+    for m in &u.loaded.missing {
+        text(&mut h, &format!("{} {}", m.name, m.needed_by));
+    }
+    Some(h.finalize().into())
 }
 
 /// The message of a caught panic.
@@ -595,13 +726,71 @@ fn finish(
     let (fs, opts) = (cx.fs, cx.opts);
     let Analysed {
         units,
-        results,
+        mut results,
+        bindings,
+        summaries,
         mut warnings,
         ..
     } = st;
     // In path order (image scope lists them so already; entrypoint scope in discovery order).
     let mut order: Vec<usize> = (0..units.len()).collect();
     order.sort_by(|a, b| units[*a].path.cmp(&units[*b].path));
+    // Each syscall's witness comes from the first program (in path order) that makes it: a
+    // program whose kept result left its witnesses out is analysed again when it is one.
+    let mut seen: HashSet<(SyscallTable, u64)> = HashSet::new();
+    let mut again: Vec<usize> = Vec::new();
+    for &i in &order {
+        let Some(r) = &results[i] else { continue };
+        let mut first_for_some = false;
+        for (table, map) in [
+            (SyscallTable::X86_64, &r.native),
+            (SyscallTable::I386, &r.compat32),
+        ] {
+            for nr in map.keys() {
+                if table.name(*nr).is_some() && seen.insert((table, *nr)) {
+                    first_for_some = true;
+                }
+            }
+        }
+        if first_for_some && r.witnesses_left_out {
+            again.push(i);
+        }
+    }
+    let redone: Vec<(usize, Option<Result<ProgramSyscalls, String>>)> = again
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|i| (i, reachability(&units[i], &bindings[i], &summaries, opts)))
+        .collect();
+    for (i, r) in redone {
+        match r {
+            Some(Ok(r)) => {
+                // Only the witnesses are taken: analysed again from summaries that may know
+                // fewer call sites than the ones the kept result came from (a cache that could
+                // not keep a completion), the rest of the kept result stays as it was.
+                if let Some(kept) = &mut results[i] {
+                    for (mine, fresh) in [
+                        (&mut kept.native, r.native),
+                        (&mut kept.compat32, r.compat32),
+                    ] {
+                        for (nr, w) in fresh {
+                            if let Some(slot) = mine.get_mut(&nr) {
+                                *slot = w;
+                            }
+                        }
+                    }
+                    kept.witnesses_left_out = false;
+                }
+            }
+            Some(Err(p)) => {
+                return Err(PipelineError::Unanalysable {
+                    image: opts.image_name.clone(),
+                    count: 1,
+                    list: format!("{} (internal error of the analyser: {p})", units[i].path),
+                })
+            }
+            None => {}
+        }
+    }
     let analysed: Vec<(usize, &ProgramSyscalls)> = order
         .into_iter()
         .filter_map(|i| results[i].as_ref().map(|r| (i, r)))
