@@ -22,6 +22,20 @@ fn main() {
         s.data_addr_taken.len(),
         s.exports.len()
     );
+    if std::env::var_os("DG_FACTS").is_some() {
+        // One line per function: what reachability reads (for comparing analysis modes).
+        for (i, f) in s.functions.iter().enumerate() {
+            let calls: Vec<String> = f.calls.iter().map(|c| format!("{:?}", c.target)).collect();
+            println!(
+                "{} calls={:?} taken={:?} syms={:?} refs={:?}",
+                s.function_name(i as u32),
+                calls,
+                f.addr_taken,
+                f.symbols_taken,
+                f.data_refs
+            );
+        }
+    }
     if let Ok(w) = std::env::var("DG_GLOBAL") {
         let a = u64::from_str_radix(&w, 16).expect("hex");
         println!("in globals: {:?}", s.globals.iter().find(|g| g.0 == a));

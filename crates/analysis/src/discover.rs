@@ -6,7 +6,7 @@ use dockergate_elf::{ElfObject, RelocKind, SymKind};
 
 use crate::arch::{Arch, BranchKind, CodeContext, FnExits, FnPlan, RawTarget};
 use crate::summary::{
-    AnalysisStats, CallSite, CallTarget, FnAbi, FnOrigin, Function, ObjectSummary,
+    AnalysisStats, CallSite, CallTarget, FnAbi, FnOrigin, Function, Loc, ObjectSummary,
 };
 use crate::AnalysisError;
 
@@ -526,13 +526,15 @@ pub(crate) fn analyze_with<A: Arch>(
         v.sort_unstable();
         v.dedup();
     }
-    let mut consumer = vec![false; plans.len()];
+    // Consumers: functions some of whose parameters become syscall numbers, with those
+    // parameters (`None`: not known which, any of them).
+    let mut needed: Vec<Option<Option<BTreeSet<Loc>>>> = vec![None; plans.len()];
     let mut queue: Vec<usize> = Vec::new();
     // A function completed on request is one whose argument values something needs: its
     // local callers that pass their own parameters on are completed in the same run.
     for (i, p) in plans.iter().enumerate() {
         if force_full.contains(&p.entry) {
-            consumer[i] = true;
+            needed[i] = Some(None);
             queue.push(i);
         }
     }
@@ -581,24 +583,24 @@ pub(crate) fn analyze_with<A: Arch>(
                 facts[i] = run_one(i, true);
                 is_full[i] = true;
             }
-            let forwards_param_to_wrapper = facts[i].calls.iter().any(|c| {
-                import_name(&facts, c.target)
+            // Parameters passed on as the number of a syscall wrapper (its first argument; the
+            // others are whatever the registers held, `syscall` being variadic), or used as the
+            // number of a syscall site.
+            let mut params: BTreeSet<Loc> = BTreeSet::new();
+            for c in &facts[i].calls {
+                if import_name(&facts, c.target)
                     .is_some_and(|n| crate::SYSCALL_WRAPPER_NAMES.contains(&n))
-                    && c.args.iter().any(|(_, v)| {
-                        v.atoms
-                            .iter()
-                            .any(|a| matches!(a, crate::summary::Atom::Param(_)))
-                    })
-            });
-            if forwards_param_to_wrapper
-                || facts[i].syscalls.iter().any(|s| {
-                    s.number
-                        .atoms
-                        .iter()
-                        .any(|a| matches!(a, crate::summary::Atom::Param(_)))
-                })
-            {
-                consumer[i] = true;
+                {
+                    if let Some((_, v)) = c.args.iter().find(|(l, _)| *l == arch.first_arg()) {
+                        params.extend(param_locs(v));
+                    }
+                }
+            }
+            for site in &facts[i].syscalls {
+                params.extend(param_locs(&site.number));
+            }
+            if !params.is_empty() && needed[i].is_none() {
+                needed[i] = Some(Some(params));
                 queue.push(i);
             }
         }
@@ -611,20 +613,53 @@ pub(crate) fn analyze_with<A: Arch>(
             plans.iter().filter(|p| is_plt(p)).count()
         );
     }
-    let passes_param_to_consumer = |f: &crate::arch::FunctionFacts, consumer: &[bool]| {
-        f.calls.iter().any(|c| {
-            matches!(c.target, RawTarget::Addr(a) if index_of(a).is_some_and(|j| consumer[j as usize]))
-                && c.args.iter().any(|(_, v)| v.atoms.iter().any(|a| matches!(a, crate::summary::Atom::Param(_))))
-        })
-    };
+    // The callers of a consumer run data flow; a caller passing its own parameters in the
+    // locations the consumer needs becomes a consumer of those parameters. (A location the
+    // caller's arguments cannot name directly, e.g. a field behind a pointer, takes every
+    // parameter the call passes.) Anything this misses is completed on request by the pipeline.
     while let Some(c) = queue.pop() {
+        let want = needed[c].clone().flatten();
         for &g in &callers[c] {
             if !is_full[g] {
                 facts[g] = run_one(g, true);
                 is_full[g] = true;
             }
-            if !consumer[g] && passes_param_to_consumer(&facts[g], &consumer) {
-                consumer[g] = true;
+            let mut got: BTreeSet<Loc> = BTreeSet::new();
+            for call in &facts[g].calls {
+                if !matches!(call.target, RawTarget::Addr(a) if index_of(a) == Some(c as u32)) {
+                    continue;
+                }
+                match &want {
+                    Some(locs)
+                        if locs
+                            .iter()
+                            .all(|l| matches!(l, Loc::Reg(_) | Loc::Stack(_))) =>
+                    {
+                        for l in locs {
+                            if let Some((_, v)) = call.args.iter().find(|(at, _)| at == l) {
+                                got.extend(param_locs(v));
+                            }
+                        }
+                    }
+                    _ => got.extend(call.args.iter().flat_map(|(_, v)| param_locs(v))),
+                }
+            }
+            if got.is_empty() {
+                continue;
+            }
+            let grew = match &mut needed[g] {
+                Some(None) => false,
+                Some(Some(have)) => {
+                    let before = have.len();
+                    have.extend(got);
+                    have.len() > before
+                }
+                slot @ None => {
+                    *slot = Some(Some(got));
+                    true
+                }
+            };
+            if grew {
                 queue.push(g);
             }
         }
@@ -1150,6 +1185,14 @@ impl<'p> FnCursor<'p> {
         let i = self.next.checked_sub(1)?;
         (addr < self.plan[i].2).then_some(i)
     }
+}
+
+/// The parameter locations among a value's atoms.
+fn param_locs(v: &crate::summary::ValueSet) -> impl Iterator<Item = Loc> + '_ {
+    v.atoms.iter().filter_map(|a| match a {
+        crate::summary::Atom::Param(l) => Some(*l),
+        _ => None,
+    })
 }
 
 fn find_fn(plan: &[(u64, Option<u64>, u64)], addr: u64) -> Option<usize> {

@@ -246,6 +246,8 @@ pub trait Arch: Sync {
     }
     /// Gives a buffer back for the next object on this thread.
     fn recycle_insn_buffer(&self, _buf: Vec<Self::Insn>) {}
+    /// Where a C call passes its first integer argument (the number, for `syscall()`).
+    fn first_arg(&self) -> Loc;
     fn insn_addr(&self, i: &Self::Insn) -> u64;
     fn insn_end(&self, i: &Self::Insn) -> u64;
     /// Whether the straight-line start of a candidate function looks like code (no invalid or

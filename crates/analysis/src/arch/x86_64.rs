@@ -99,6 +99,10 @@ impl Arch for X86_64 {
         }
     }
 
+    fn first_arg(&self) -> Loc {
+        Loc::Reg(RDI as u8)
+    }
+
     fn insn_buffer(&self) -> Vec<Instruction> {
         INSN_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()))
     }
