@@ -11,7 +11,7 @@ use dockergate_profile::Runtime;
 use serde::{Deserialize, Serialize};
 
 use crate::cmd_cache::{CacheArgs, RunArgs, Session};
-use crate::common::{open_quietly, CliError, ImageArgs, OpenedImage};
+use crate::common::{open, CliError, ImageArgs, OpenedImage};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ScopeArg {
@@ -203,18 +203,6 @@ fn report_key(image: &ImageArgs, args: &ProfileArgs) -> Result<Option<[u8; 32]>,
 pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> {
     let mut session = Session::start(&args.cache, &args.run);
     session.phase("reading the image");
-    // With the cache, the image is read on a thread of its own while the report key is
-    // computed (both go through the same bytes, and on two cores they overlap); a report
-    // replayed from the cache leaves that reading unfinished.
-    let reader = (!args.cache.no_cache)
-        .then(|| {
-            let image = image.clone();
-            std::thread::Builder::new()
-                .name("read-image".into())
-                .spawn(move || open_quietly(&image))
-                .ok()
-        })
-        .flatten();
     let key = if args.cache.no_cache {
         None
     } else {
@@ -229,15 +217,7 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let opened = match reader {
-        Some(r) => r.join().map_err(|_| {
-            CliError::Message("internal error while reading the image".to_string())
-        })??,
-        None => open_quietly(image)?,
-    };
-    for w in &opened.warnings {
-        eprintln!("warning: {w}");
-    }
+    let opened = open(image)?;
     let config = &opened.image.config;
     let opts = options(args, &opened, args.scope);
     let result = session.analyze(&opened, &opts.image_name, |source| {

@@ -43,15 +43,6 @@ pub struct OpenedImage {
 }
 
 pub fn open(args: &ImageArgs) -> Result<OpenedImage, CliError> {
-    let opened = open_quietly(args)?;
-    for w in &opened.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(opened)
-}
-
-/// [`open`] without printing the warnings (the caller prints `OpenedImage::warnings`).
-pub fn open_quietly(args: &ImageArgs) -> Result<OpenedImage, CliError> {
     let reference = ImageRef::parse(&args.image)?;
     let opts = ReadOptions {
         platform: Some(args.platform.clone()),
@@ -64,9 +55,14 @@ pub fn open_quietly(args: &ImageArgs) -> Result<OpenedImage, CliError> {
     };
     let image = open_image(&reference, &opts)?;
     let mut warnings = image.warnings.clone();
+    for w in &image.warnings {
+        eprintln!("warning: {w}");
+    }
     let catalog = ElfCatalog::scan(&image.fs);
     for w in &catalog.warnings {
-        warnings.push(format!("{} in {}: {}", w.path, image.reference, w.message));
+        let w = format!("{} in {}: {}", w.path, image.reference, w.message);
+        eprintln!("warning: {w}");
+        warnings.push(w);
     }
     Ok(OpenedImage {
         image,
