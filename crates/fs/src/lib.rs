@@ -258,14 +258,19 @@ impl ImageFs {
                         source: std::io::Error::other("no such blob was registered"),
                     });
                 };
-                let mut buf = vec![0u8; len as usize];
-                src.read_at(*offset, &mut buf)
-                    .map_err(|source| FsError::Read {
-                        path: path.to_string(),
-                        blob: src.describe(),
-                        source,
-                    })?;
-                Ok(Arc::from(buf))
+                // Read straight into the shared buffer (`Arc::from(Vec)` would copy it again).
+                let mut shared: Arc<[u8]> = std::iter::repeat_n(0u8, len as usize).collect();
+                let buf = Arc::get_mut(&mut shared).ok_or_else(|| FsError::Read {
+                    path: path.to_string(),
+                    blob: src.describe(),
+                    source: std::io::Error::other("a new buffer is shared"),
+                })?;
+                src.read_at(*offset, buf).map_err(|source| FsError::Read {
+                    path: path.to_string(),
+                    blob: src.describe(),
+                    source,
+                })?;
+                Ok(shared)
             }
         }
     }
