@@ -526,15 +526,14 @@ pub(crate) fn analyze_with<A: Arch>(
         v.sort_unstable();
         v.dedup();
     }
-    // Consumers: functions some of whose parameters become syscall numbers, with those
-    // parameters (`None`: not known which, any of them).
-    let mut needed: Vec<Option<Option<BTreeSet<Loc>>>> = vec![None; plans.len()];
+    // Consumers: functions some of whose parameters become syscall numbers.
+    let mut needed: Vec<Option<Needs>> = vec![None; plans.len()];
     let mut queue: Vec<usize> = Vec::new();
     // A function completed on request is one whose argument values something needs: its
     // local callers that pass their own parameters on are completed in the same run.
     for (i, p) in plans.iter().enumerate() {
         if force_full.contains(&p.entry) {
-            needed[i] = Some(None);
+            needed[i] = Some(Needs::Any);
             queue.push(i);
         }
     }
@@ -600,7 +599,7 @@ pub(crate) fn analyze_with<A: Arch>(
                 params.extend(param_locs(&site.number));
             }
             if !params.is_empty() && needed[i].is_none() {
-                needed[i] = Some(Some(params));
+                needed[i] = Some(Needs::These(params));
                 queue.push(i);
             }
         }
@@ -618,7 +617,7 @@ pub(crate) fn analyze_with<A: Arch>(
     // caller's arguments cannot name directly, e.g. a field behind a pointer, takes every
     // parameter the call passes.) Anything this misses is completed on request by the pipeline.
     while let Some(c) = queue.pop() {
-        let want = needed[c].clone().flatten();
+        let want = needed[c].clone();
         for &g in &callers[c] {
             if !is_full[g] {
                 facts[g] = run_one(g, true);
@@ -630,7 +629,7 @@ pub(crate) fn analyze_with<A: Arch>(
                     continue;
                 }
                 match &want {
-                    Some(locs)
+                    Some(Needs::These(locs))
                         if locs
                             .iter()
                             .all(|l| matches!(l, Loc::Reg(_) | Loc::Stack(_))) =>
@@ -648,14 +647,14 @@ pub(crate) fn analyze_with<A: Arch>(
                 continue;
             }
             let grew = match &mut needed[g] {
-                Some(None) => false,
-                Some(Some(have)) => {
+                Some(Needs::Any) => false,
+                Some(Needs::These(have)) => {
                     let before = have.len();
                     have.extend(got);
                     have.len() > before
                 }
                 slot @ None => {
-                    *slot = Some(Some(got));
+                    *slot = Some(Needs::These(got));
                     true
                 }
             };
@@ -1185,6 +1184,14 @@ impl<'p> FnCursor<'p> {
         let i = self.next.checked_sub(1)?;
         (addr < self.plan[i].2).then_some(i)
     }
+}
+
+/// Which parameters of a function become syscall numbers.
+#[derive(Clone)]
+enum Needs {
+    /// Not known which (a function completed on request): any of them.
+    Any,
+    These(BTreeSet<Loc>),
 }
 
 /// The parameter locations among a value's atoms.

@@ -428,12 +428,7 @@ impl Cache {
         let t0 = Instant::now();
         let mut p = Prefetched::default();
         for (bytes, elf) in objects {
-            p.asked.insert(Key {
-                content: content_hash(bytes),
-                version: ANALYSIS_VERSION,
-                layout: self.layout,
-                arch: entry::arch_code(elf),
-            });
+            p.asked.insert(self.hashed_key(bytes, elf));
         }
         let keys: Vec<Key> = p.asked.iter().copied().collect();
         release.1 = Some(self.fetch_keys(p, keys, t0.elapsed(), objects.len()));
@@ -589,6 +584,16 @@ impl Cache {
         }
     }
 
+    /// An object's key, hashing its bytes now.
+    fn hashed_key(&self, bytes: &[u8], elf: &ElfObject) -> Key {
+        Key {
+            content: content_hash(bytes),
+            version: ANALYSIS_VERSION,
+            layout: self.layout,
+            arch: entry::arch_code(elf),
+        }
+    }
+
     /// The key of a completion: the object's key with, in place of the file's hash, a hash of
     /// it, the summary being completed (its encoding) and the functions asked for — everything
     /// the result depends on, so two askings share an entry only when their results are equal.
@@ -612,12 +617,7 @@ impl Cache {
     fn lookup(&self, bytes: &[u8], elf: &ElfObject) -> (Key, Option<Arc<ObjectSummary>>, bool) {
         let key = self.prefetched_key(bytes, elf).unwrap_or_else(|| {
             self.counters.unprefetched.fetch_add(1, Relaxed);
-            Key {
-                content: content_hash(bytes),
-                version: ANALYSIS_VERSION,
-                layout: self.layout,
-                arch: entry::arch_code(elf),
-            }
+            self.hashed_key(bytes, elf)
         });
         let value = match self.prefetched_value(&key) {
             Ok(Some(decoded)) => Some(decoded),
@@ -894,12 +894,9 @@ impl SummarySource for Cache {
             self.counters.completion_misses.fetch_add(1, Relaxed);
             return complete_functions(bytes, elf, summary, funcs).map(Arc::new);
         }
-        let base = self.prefetched_key(bytes, elf).unwrap_or_else(|| Key {
-            content: content_hash(bytes),
-            version: ANALYSIS_VERSION,
-            layout: self.layout,
-            arch: entry::arch_code(elf),
-        });
+        let base = self
+            .prefetched_key(bytes, elf)
+            .unwrap_or_else(|| self.hashed_key(bytes, elf));
         let key = self.completion_key(base, summary, funcs);
         if let Some(s) = lock(&self.served).get(&key) {
             self.counters.completion_hits.fetch_add(1, Relaxed);
@@ -941,10 +938,10 @@ impl SummarySource for Cache {
         if !self.is_enabled() {
             return None;
         }
-        Some(
-            self.prefetched_key(bytes, elf)
-                .map_or_else(|| content_hash(bytes), |k| k.content),
-        )
+        let key = self
+            .prefetched_key(bytes, elf)
+            .unwrap_or_else(|| self.hashed_key(bytes, elf));
+        Some(key.content)
     }
 
     fn program_results(&self, keys: &[[u8; 32]]) -> Vec<Option<Vec<u8>>> {

@@ -402,8 +402,9 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
     // (results are put back in node order).
     let mut objects: Vec<(NodeId, String)> = objects.into_iter().collect();
     objects.sort_by_key(|(node, _)| std::cmp::Reverse(catalog.entry(*node).map_or(0, |e| e.size)));
-    type Analysed1 = (Arc<ObjectSummary>, Option<[u8; 32]>);
-    let mut results: Vec<(NodeId, String, Result<Analysed1, String>)> = objects
+    // Each object's summary, and its content key in the source.
+    type Summarised = (Arc<ObjectSummary>, Option<[u8; 32]>);
+    let mut results: Vec<(NodeId, String, Result<Summarised, String>)> = objects
         .into_par_iter()
         .with_max_len(1)
         .map(|(node, path)| {
@@ -529,14 +530,7 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
             let mut asked = false;
             for &(obj, func) in &r.args_needed {
                 let node = units[i].loaded.objects[obj as usize].node;
-                let done = summaries
-                    .get(&node)
-                    .and_then(|s| s.functions.get(func as usize))
-                    .is_none_or(|f| {
-                        f.calls.iter().all(|c| c.args_known)
-                            && f.global_stores.iter().all(|s| s.known)
-                    });
-                if !done {
+                if !is_completed(summaries, node, func) {
                     if timing && std::env::var_os("DG_REQUESTS").is_some() {
                         let sm = &summaries[&node];
                         eprintln!(
@@ -613,13 +607,7 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
             continue;
         };
         let settled = r.args_needed.iter().all(|&(obj, func)| {
-            let node = units[i].loaded.objects[obj as usize].node;
-            summaries
-                .get(&node)
-                .and_then(|s| s.functions.get(func as usize))
-                .is_none_or(|f| {
-                    f.calls.iter().all(|c| c.args_known) && f.global_stores.iter().all(|s| s.known)
-                })
+            is_completed(summaries, units[i].loaded.objects[obj as usize].node, func)
         });
         if settled && !r.witnesses_left_out {
             if let Ok(v) = serde_json::to_vec(&r.without_witnesses(is_exec_syscall)) {
@@ -640,6 +628,17 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
     }
     all_results.extend(results);
     Ok(())
+}
+
+/// Whether the data flow of a function has run (its call arguments and global stores are known),
+/// so that a program asking for it needs nothing more.
+fn is_completed(summaries: &HashMap<NodeId, Arc<ObjectSummary>>, node: NodeId, func: u32) -> bool {
+    summaries
+        .get(&node)
+        .and_then(|s| s.functions.get(func as usize))
+        .is_none_or(|f| {
+            f.calls.iter().all(|c| c.args_known) && f.global_stores.iter().all(|s| s.known)
+        })
 }
 
 /// The reachability of one unit (None when one of its objects has no summary; Err with the
