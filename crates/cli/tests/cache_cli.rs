@@ -513,3 +513,85 @@ fn damaged_report_is_recomputed_and_replaced() {
     );
     assert!(again.profile == reference.profile && again.evidence == reference.evidence);
 }
+
+/// `cache: N programs: H from cache, M analysed` of a -v run.
+fn program_hits_misses(stderr: &str) -> (u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("cache: ") && l.contains(" programs: "))
+        .unwrap_or_else(|| panic!("no programs line in: {stderr}"));
+    let num = |after: &str| -> u64 {
+        let i = line.find(after).unwrap();
+        line[..i].rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    (num(" from cache"), num(" analysed"))
+}
+
+/// A program's kept result is keyed by the contents of every object it loads: in an image
+/// whose C library differs (the same file with bytes appended, as loadable), every program is
+/// analysed again, and the output is the uncached one; run again, all come from the cache.
+#[test]
+fn program_results_follow_library_contents() {
+    let d = tmp();
+    let cache = d.path().join("p.db");
+    let c = cache.to_str().unwrap();
+    let a = profile_in(d.path(), "a", &["--cache", c, "-v"]);
+    let (_, analysed) = program_hits_misses(&a.stderr);
+    assert!(analysed >= PROGRAMS.len() as u64, "{}", a.stderr);
+
+    let other = tempfile::Builder::new()
+        .prefix("dockergate-cache-image-b-")
+        .tempdir()
+        .unwrap();
+    copy_with_libraries(other.path(), PROGRAMS);
+    let libc = walk(other.path())
+        .into_iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "libc.so.6"))
+        .expect("the test image holds the C library");
+    let mut bytes = std::fs::read(&libc).unwrap();
+    bytes.extend_from_slice(b"\0another build of the same library\0");
+    std::fs::write(&libc, bytes).unwrap();
+    let image = format!("dir:{}", other.path().display());
+
+    let reference = profile_of(d.path(), "bref", &image, &["--no-cache"]);
+    let b = profile_of(d.path(), "b", &image, &["--cache", c, "-v"]);
+    assert!(
+        b.profile == reference.profile,
+        "profile differs from the uncached one"
+    );
+    assert!(
+        b.evidence == reference.evidence,
+        "evidence differs from the uncached one"
+    );
+    assert_eq!(
+        program_hits_misses(&b.stderr),
+        (0, analysed),
+        "{}",
+        b.stderr
+    );
+    let again = profile_of(d.path(), "b2", &image, &["--cache", c, "-v"]);
+    assert!(again.evidence == reference.evidence);
+    assert_eq!(
+        program_hits_misses(&again.stderr),
+        (analysed, 0),
+        "{}",
+        again.stderr
+    );
+}
+
+/// Every regular file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
