@@ -1093,61 +1093,56 @@ impl<'a> ProgramGraph<'a> {
         for &f in &reached {
             let obj = f.obj;
             let func = &self.summary(obj).functions[f.func as usize];
-            {
-                if func.syscalls.is_empty() {
-                    continue;
-                }
-                for site in &func.syscalls {
-                    let mut numbers: Vec<(u64, Option<(FnId, u64)>)> = Vec::new();
-                    let mut unknown = site.number.unknown;
-                    for a in &site.number.atoms {
-                        match a {
-                            Atom::Const(c) => numbers.push((*c, None)),
-                            Atom::Param(l) => {
-                                let r = self.resolve_param(&mut memo, f, *l);
-                                unknown |= r.unknown;
-                                for c in r.values {
-                                    numbers.push((c, r.origin.get(&c).copied()));
-                                }
+            for site in &func.syscalls {
+                let mut numbers: Vec<(u64, Option<(FnId, u64)>)> = Vec::new();
+                let mut unknown = site.number.unknown;
+                for a in &site.number.atoms {
+                    match a {
+                        Atom::Const(c) => numbers.push((*c, None)),
+                        Atom::Param(l) => {
+                            let r = self.resolve_param(&mut memo, f, *l);
+                            unknown |= r.unknown;
+                            for c in r.values {
+                                numbers.push((c, r.origin.get(&c).copied()));
                             }
                         }
                     }
-                    let table = match site.abi {
-                        SyscallAbi::Native => &mut out.native,
-                        SyscallAbi::I386 => &mut out.compat32,
-                    };
-                    for (n, origin) in numbers {
-                        table.entry(n).or_insert_with(|| {
-                            let (chain, number_from) = match origin {
-                                Some((caller, addr)) => (
-                                    self.chain(caller),
-                                    Some(format!(
-                                        "{} passes it at {addr:#x}",
-                                        self.object_path(caller.obj)
-                                    )),
-                                ),
-                                None => (self.chain(f), None),
-                            };
-                            Witness {
-                                chain,
-                                site: format!("{} {:#x}", self.object_path(obj), site.addr),
-                                number_from,
-                            }
-                        });
-                    }
-                    if unknown {
-                        out.unresolved.push(UnresolvedSite {
-                            program: self.object_path(0).to_string(),
-                            object: self.object_path(obj).to_string(),
-                            function: self.summary(obj).function_name(f.func),
-                            address: format!("{:#x}", site.addr),
-                            abi: match site.abi {
-                                SyscallAbi::Native => "native".into(),
-                                SyscallAbi::I386 => "int 0x80 (i386)".into(),
-                            },
-                            chain: self.chain(f),
-                        });
-                    }
+                }
+                let table = match site.abi {
+                    SyscallAbi::Native => &mut out.native,
+                    SyscallAbi::I386 => &mut out.compat32,
+                };
+                for (n, origin) in numbers {
+                    table.entry(n).or_insert_with(|| {
+                        let (chain, number_from) = match origin {
+                            Some((caller, addr)) => (
+                                self.chain(caller),
+                                Some(format!(
+                                    "{} passes it at {addr:#x}",
+                                    self.object_path(caller.obj)
+                                )),
+                            ),
+                            None => (self.chain(f), None),
+                        };
+                        Witness {
+                            chain,
+                            site: format!("{} {:#x}", self.object_path(obj), site.addr),
+                            number_from,
+                        }
+                    });
+                }
+                if unknown {
+                    out.unresolved.push(UnresolvedSite {
+                        program: self.object_path(0).to_string(),
+                        object: self.object_path(obj).to_string(),
+                        function: self.summary(obj).function_name(f.func),
+                        address: format!("{:#x}", site.addr),
+                        abi: match site.abi {
+                            SyscallAbi::Native => "native".into(),
+                            SyscallAbi::I386 => "int 0x80 (i386)".into(),
+                        },
+                        chain: self.chain(f),
+                    });
                 }
             }
         }
@@ -1157,41 +1152,39 @@ impl<'a> ProgramGraph<'a> {
             let sm = self.summary(obj);
             let elf = &self.program.objects[obj as usize].elf;
             let func = &sm.functions[f.func as usize];
-            {
-                for c in &func.calls {
-                    let callee = match c.target {
-                        CallTarget::Symbol(s) if sm.named_symbols.binary_search(&s).is_ok() => {
-                            elf.dynsym.get(s as usize).map(|d| d.name.as_str())
-                        }
-                        CallTarget::Local(t) if sm.named_functions.binary_search(&t).is_ok() => sm
-                            .functions
-                            .get(t as usize)
-                            .and_then(|t| t.name.as_deref())
-                            .map(|n| n.strip_suffix("@plt").unwrap_or(n)),
-                        _ => None,
-                    };
-                    let Some(callee) =
-                        callee.filter(|n| dockergate_analysis::STRING_ARG_IMPORTS.contains(n))
-                    else {
-                        continue;
-                    };
-                    if !c.args_known {
-                        self.args_needed.borrow_mut().insert(f);
+            for c in &func.calls {
+                let callee = match c.target {
+                    CallTarget::Symbol(s) if sm.named_symbols.binary_search(&s).is_ok() => {
+                        elf.dynsym.get(s as usize).map(|d| d.name.as_str())
                     }
-                    out.named_calls.push(NamedCall {
-                        callee: callee.to_string(),
-                        object: self.object_path(obj).to_string(),
-                        function: sm.function_name(f.func),
-                        address: format!("{:#x}", c.addr),
-                        strings: c.strings.clone(),
-                        unknown_args: [0u8, 6, 7, 2, 1, 8]
-                            .iter()
-                            .map(|&r| Loc::Reg(r))
-                            .filter(|l| c.arg_opt(*l).is_none_or(|v| v.unknown))
-                            .collect(),
-                        args_known: c.args_known,
-                    });
+                    CallTarget::Local(t) if sm.named_functions.binary_search(&t).is_ok() => sm
+                        .functions
+                        .get(t as usize)
+                        .and_then(|t| t.name.as_deref())
+                        .map(|n| n.strip_suffix("@plt").unwrap_or(n)),
+                    _ => None,
+                };
+                let Some(callee) =
+                    callee.filter(|n| dockergate_analysis::STRING_ARG_IMPORTS.contains(n))
+                else {
+                    continue;
+                };
+                if !c.args_known {
+                    self.args_needed.borrow_mut().insert(f);
                 }
+                out.named_calls.push(NamedCall {
+                    callee: callee.to_string(),
+                    object: self.object_path(obj).to_string(),
+                    function: sm.function_name(f.func),
+                    address: format!("{:#x}", c.addr),
+                    strings: c.strings.clone(),
+                    unknown_args: [0u8, 6, 7, 2, 1, 8]
+                        .iter()
+                        .map(|&r| Loc::Reg(r))
+                        .filter(|l| c.arg_opt(*l).is_none_or(|v| v.unknown))
+                        .collect(),
+                    args_known: c.args_known,
+                });
             }
         }
         out.plugin_export_params = self

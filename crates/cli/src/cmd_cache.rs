@@ -389,21 +389,21 @@ impl Session {
             s.written,
             s.not_written
         ));
-        if s.completion_hits + s.completion_misses > 0 {
-            self.say(&format!(
-                "cache: {} completed summaries: {} from cache, {} computed",
-                s.completion_hits + s.completion_misses,
+        for (what, hits, misses, done) in [
+            (
+                "completed summaries",
                 s.completion_hits,
-                s.completion_misses
-            ));
-        }
-        if s.program_hits + s.program_misses > 0 {
-            self.say(&format!(
-                "cache: {} programs: {} from cache, {} analysed",
-                s.program_hits + s.program_misses,
-                s.program_hits,
-                s.program_misses
-            ));
+                s.completion_misses,
+                "computed",
+            ),
+            ("programs", s.program_hits, s.program_misses, "analysed"),
+        ] {
+            if hits + misses > 0 {
+                self.say(&format!(
+                    "cache: {} {what}: {hits} from cache, {misses} {done}",
+                    hits + misses
+                ));
+            }
         }
         if self.verbose > 1 || s.hashed_files > 0 {
             self.say(&format!(

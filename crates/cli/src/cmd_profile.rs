@@ -140,8 +140,7 @@ pub fn options(args: &ProfileArgs, opened: &OpenedImage, scope: ScopeArg) -> Opt
         dlsym_all: matches!(args.dlsym, DlsymArg::All),
         // Program results are kept only for this very build, and not while debugging
         // variables change what the analysis does.
-        build: (!std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("DG_")))
-            .then_some(tool_version::TOOL_VERSION),
+        build: (!debugging()).then_some(tool_version::TOOL_VERSION),
     }
 }
 
@@ -160,6 +159,12 @@ struct Replay {
     unresolved: usize,
 }
 
+/// Whether a debugging variable (`DG_*`) is set: it may change what the analysis does, so no
+/// result of such a run is kept or taken from the cache as a whole.
+fn debugging() -> bool {
+    std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("DG_"))
+}
+
 mod tool_version {
     include!(concat!(env!("OUT_DIR"), "/tool_version.rs"));
 }
@@ -170,7 +175,7 @@ mod tool_version {
 /// directory (its files may change in place), or debugging variables that change the analysis.
 fn report_key(image: &ImageArgs, args: &ProfileArgs) -> Result<Option<[u8; 32]>, CliError> {
     use sha2::{Digest, Sha256};
-    if std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("DG_")) {
+    if debugging() {
         return Ok(None);
     }
     let reference = dockergate_source::ImageRef::parse(&image.image)?;

@@ -114,10 +114,20 @@ fn same_as_reference(r: &Run, what: &str) {
 
 /// `cache: N objects: H from cache, M analysed` of a -v run.
 fn hits_misses(stderr: &str) -> (u64, u64) {
+    cache_counts(stderr, " objects: ")
+}
+
+/// `cache: N programs: H from cache, M analysed` of a -v run.
+fn program_hits_misses(stderr: &str) -> (u64, u64) {
+    cache_counts(stderr, " programs: ")
+}
+
+/// (H, M) of the `cache: N<what>H from cache, M analysed` line of a -v run.
+fn cache_counts(stderr: &str, what: &str) -> (u64, u64) {
     let line = stderr
         .lines()
-        .find(|l| l.starts_with("cache: ") && l.contains(" objects: "))
-        .unwrap_or_else(|| panic!("no cache line in: {stderr}"));
+        .find(|l| l.starts_with("cache: ") && l.contains(what))
+        .unwrap_or_else(|| panic!("no cache line with {what:?} in: {stderr}"));
     let num = |after: &str| -> u64 {
         let i = line.find(after).unwrap();
         line[..i].rsplit(' ').next().unwrap().parse().unwrap()
@@ -149,12 +159,7 @@ fn cold_warm_uncached_one_thread_identical() {
     same_as_reference(&warm, "warm");
     assert_eq!(hits_misses(&warm.stderr), (m, 0), "{}", warm.stderr);
     // Every program's result came from the cache too (the witnesses analysed again).
-    let programs = warm
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("cache: ") && l.contains(" programs: "))
-        .unwrap_or_else(|| panic!("no programs line in: {}", warm.stderr));
-    assert!(programs.ends_with(" 0 analysed"), "{programs}");
+    assert_eq!(program_hits_misses(&warm.stderr).1, 0, "{}", warm.stderr);
     let warm1 = profile_in(d.path(), "warm1", &["--cache", c, "-v", "-j", "1"]);
     same_as_reference(&warm1, "warm, one thread");
     assert_eq!(hits_misses(&warm1.stderr), (m, 0));
@@ -512,19 +517,6 @@ fn damaged_report_is_recomputed_and_replaced() {
         again.stderr
     );
     assert!(again.profile == reference.profile && again.evidence == reference.evidence);
-}
-
-/// `cache: N programs: H from cache, M analysed` of a -v run.
-fn program_hits_misses(stderr: &str) -> (u64, u64) {
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("cache: ") && l.contains(" programs: "))
-        .unwrap_or_else(|| panic!("no programs line in: {stderr}"));
-    let num = |after: &str| -> u64 {
-        let i = line.find(after).unwrap();
-        line[..i].rsplit(' ').next().unwrap().parse().unwrap()
-    };
-    (num(" from cache"), num(" analysed"))
 }
 
 /// A program's kept result is keyed by the contents of every object it loads: in an image

@@ -316,14 +316,10 @@ pub(crate) fn discover(
         }
     }
     if !d.unanalysable.is_empty() {
-        let mut list = std::mem::take(&mut d.unanalysable);
-        list.sort();
-        list.dedup();
-        return Err(PipelineError::Unanalysable {
-            image: cx.opts.image_name.clone(),
-            count: list.len(),
-            list: list.join("; "),
-        });
+        return Err(PipelineError::unanalysable(
+            cx.opts,
+            std::mem::take(&mut d.unanalysable),
+        ));
     }
     if !d.evidence.fallbacks.is_empty() {
         let what = match (d.all_programs, d.all_plugins) {

@@ -180,6 +180,19 @@ pub enum PipelineError {
     },
 }
 
+impl PipelineError {
+    /// The files of the image that cannot be analysed, each named once, sorted.
+    fn unanalysable(opts: &Options, mut list: Vec<String>) -> Self {
+        list.sort();
+        list.dedup();
+        PipelineError::Unanalysable {
+            image: opts.image_name.clone(),
+            count: list.len(),
+            list: list.join("; "),
+        }
+    }
+}
+
 /// Everything the analysis of an image produced.
 #[derive(Debug)]
 pub struct ImageReport {
@@ -443,13 +456,10 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
         }
     }
     if !unanalysable.is_empty() {
-        unanalysable.sort();
-        unanalysable.dedup();
-        return Err(PipelineError::Unanalysable {
-            image: opts.image_name.clone(),
-            count: unanalysable.len(),
-            list: unanalysable.join("; "),
-        });
+        return Err(PipelineError::unanalysable(
+            opts,
+            std::mem::take(unanalysable),
+        ));
     }
 
     // Reachability per program, in parallel. A program whose syscall numbers depend on call
@@ -615,16 +625,10 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
             }
         }
     }
-    let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
+    let failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
     if !failed.is_empty() {
         // Leaving the program out would drop syscalls it can make: the run fails instead.
-        failed.sort();
-        failed.dedup();
-        return Err(PipelineError::Unanalysable {
-            image: opts.image_name.clone(),
-            count: failed.len(),
-            list: failed.join("; "),
-        });
+        return Err(PipelineError::unanalysable(opts, failed));
     }
     all_results.extend(results);
     Ok(())
@@ -792,11 +796,13 @@ fn finish(
                 }
             }
             Some(Err(p)) => {
-                return Err(PipelineError::Unanalysable {
-                    image: opts.image_name.clone(),
-                    count: 1,
-                    list: format!("{} (internal error of the analyser: {p})", units[i].path),
-                })
+                return Err(PipelineError::unanalysable(
+                    opts,
+                    vec![format!(
+                        "{} (internal error of the analyser: {p})",
+                        units[i].path
+                    )],
+                ))
             }
             None => {}
         }

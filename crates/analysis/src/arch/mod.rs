@@ -169,7 +169,6 @@ impl<'a> CodeContext<'a> {
         i > 0 && addr < self.code_ranges[i - 1].1
     }
 
-    /// What the pointer slot at `addr` holds at run time.
     /// Whether the pointer-sized word at `addr` keeps the value the loader gave it: a GOT slot
     /// (GLOB_DAT, JUMP_SLOT and IRELATIVE relocations are only made for GOT entries), RELRO data
     /// (`.data.rel.ro`), a read-only section. A call through any other word (a writable
@@ -196,6 +195,7 @@ impl<'a> CodeContext<'a> {
             })
     }
 
+    /// What the pointer slot at `addr` holds at run time.
     pub fn slot_target(&self, addr: u64) -> SlotTarget {
         if let Some(r) = self.relocs.get(&addr) {
             return match r.kind {

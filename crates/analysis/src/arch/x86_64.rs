@@ -663,47 +663,20 @@ impl<'c, 'a> Flow<'c, 'a> {
             match ins.flow_control() {
                 FlowControl::Call | FlowControl::IndirectCall => {
                     let (target, also_indirect) = self.branch_target(&unknown, &ins);
-                    self.record_call(
-                        RawCall {
-                            addr: ins.ip(),
-                            target,
-                            tail: false,
-                            args: Vec::new(),
-                            args_known: false,
-                            strings: Vec::new(),
-                        },
-                        also_indirect,
-                    );
+                    self.record_skimmed_call(ins.ip(), target, false, also_indirect);
                 }
                 FlowControl::UnconditionalBranch | FlowControl::IndirectBranch => {
                     if is_near_branch(&ins) && self.in_range(ins.near_branch_target()) {
                         continue;
                     }
                     let (target, also_indirect) = self.branch_target(&unknown, &ins);
-                    self.record_call(
-                        RawCall {
-                            addr: ins.ip(),
-                            target,
-                            tail: true,
-                            args: Vec::new(),
-                            args_known: false,
-                            strings: Vec::new(),
-                        },
-                        also_indirect,
-                    );
+                    self.record_skimmed_call(ins.ip(), target, true, also_indirect);
                 }
                 FlowControl::ConditionalBranch
                     if is_near_branch(&ins) && !self.in_range(ins.near_branch_target()) =>
                 {
                     let target = RawTarget::Addr(ins.near_branch_target());
-                    self.facts.calls.push(RawCall {
-                        addr: ins.ip(),
-                        target,
-                        tail: true,
-                        args: Vec::new(),
-                        args_known: false,
-                        strings: Vec::new(),
-                    });
+                    self.record_skimmed_call(ins.ip(), target, true, false);
                 }
                 _ => {}
             }
@@ -1536,6 +1509,27 @@ impl<'c, 'a> Flow<'c, 'a> {
             });
         }
         self.facts.calls.push(call);
+    }
+
+    /// [`Flow::record_call`] for a skimmed function: its arguments are not known yet.
+    fn record_skimmed_call(
+        &mut self,
+        addr: u64,
+        target: RawTarget,
+        tail: bool,
+        also_indirect: bool,
+    ) {
+        self.record_call(
+            RawCall {
+                addr,
+                target,
+                tail,
+                args: Vec::new(),
+                args_known: false,
+                strings: Vec::new(),
+            },
+            also_indirect,
+        );
     }
 
     fn on_call(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
