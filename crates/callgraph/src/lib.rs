@@ -208,6 +208,8 @@ pub struct ProgramGraph<'a> {
     /// Syscall numbers by name, for values returned by name lookups.
     syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
     args_needed: std::cell::RefCell<BTreeSet<FnId>>,
+    /// The exported functions of the loaded objects by name (built at the first `dlsym`).
+    exports_by_name: Option<HashMap<&'a str, Vec<(FnId, bool)>>>,
 }
 
 impl<'a> ProgramGraph<'a> {
@@ -288,6 +290,7 @@ impl<'a> ProgramGraph<'a> {
             reached: Vec::new(),
             syscall_number,
             args_needed: Default::default(),
+            exports_by_name: None,
         };
         let mut rtotal = 0;
         for s in summaries {
@@ -526,6 +529,12 @@ impl<'a> ProgramGraph<'a> {
                         self.indirect_call(f, c.addr)
                     }
                 }
+                if self
+                    .callee_name(f.obj, c.target)
+                    .is_some_and(|n| n == "dlsym" || n == "dlvsym")
+                {
+                    self.looked_up(f, ci);
+                }
             }
             for &r in &func.data_refs {
                 self.make_region_live(f.obj, r, Some(f));
@@ -546,6 +555,89 @@ impl<'a> ProgramGraph<'a> {
                 }
             }
             // Falling off the end is recorded by the analysis as a tail call to the next address.
+        }
+    }
+
+    /// The name of a call's callee when the analysis follows its string arguments
+    /// (`dockergate_analysis::STRING_ARG_IMPORTS`): an import, or a PLT stub of one.
+    fn callee_name(&self, obj: u32, target: CallTarget) -> Option<&'a str> {
+        let summaries = self.summaries;
+        let sm = &summaries[obj as usize];
+        match target {
+            CallTarget::Symbol(s) if sm.named_symbols.binary_search(&s).is_ok() => {
+                self.program.objects[obj as usize]
+                    .elf
+                    .dynsym
+                    .get(s as usize)
+                    .map(|d| d.name.as_str())
+            }
+            CallTarget::Local(t) if sm.named_functions.binary_search(&t).is_ok() => sm
+                .functions
+                .get(t as usize)
+                .and_then(|t| t.name.as_deref())
+                .map(|n| n.strip_suffix("@plt").unwrap_or(n)),
+            _ => None,
+        }
+    }
+
+    /// A reachable `dlsym`/`dlvsym` call (call `ci` of `f`) with constant names: what it returns
+    /// is the address of every loaded export of that name (whatever the handle), so each
+    /// becomes address-taken by `f`, as `&name` would (an IFUNC: its resolver runs, and every
+    /// candidate it may return is reachable). A name computed at run time is the plugin
+    /// assumption (plugin exports are roots of their own units; `--dlsym=all`).
+    fn looked_up(&mut self, f: FnId, ci: usize) {
+        let summaries = self.summaries;
+        let call = &summaries[f.obj as usize].functions[f.func as usize].calls[ci];
+        if !call.args_known {
+            self.args_needed.borrow_mut().insert(f);
+            return;
+        }
+        let names: Vec<&'a str> = call
+            .strings
+            .iter()
+            .filter(|(loc, _)| *loc == Loc::Reg(6))
+            .map(|(_, name)| name.as_str())
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        if self.exports_by_name.is_none() {
+            let mut by_name: HashMap<&'a str, Vec<(FnId, bool)>> = HashMap::new();
+            for (oi, (o, sm)) in self.program.objects.iter().zip(summaries).enumerate() {
+                for &(sym, func) in &sm.exports {
+                    if let Some(d) = o.elf.dynsym.get(sym as usize) {
+                        let fid = FnId {
+                            obj: oi as u32,
+                            func,
+                        };
+                        by_name
+                            .entry(d.name.as_str())
+                            .or_default()
+                            .push((fid, d.kind == SymKind::IFunc));
+                    }
+                }
+            }
+            self.exports_by_name = Some(by_name);
+        }
+        let mut found: Vec<(FnId, bool)> = Vec::new();
+        if let Some(by_name) = &self.exports_by_name {
+            for name in names {
+                found.extend(by_name.get(name).into_iter().flatten().copied());
+            }
+        }
+        for (t, ifunc) in found {
+            if ifunc {
+                self.reach(
+                    t,
+                    Reason::Call {
+                        from: f,
+                        site: call.addr,
+                    },
+                );
+                self.indirect_call(f, call.addr);
+            } else {
+                self.make_live(t, Some(f), f.obj);
+            }
         }
     }
 
@@ -1150,22 +1242,11 @@ impl<'a> ProgramGraph<'a> {
         for &f in &reached {
             let obj = f.obj;
             let sm = self.summary(obj);
-            let elf = &self.program.objects[obj as usize].elf;
             let func = &sm.functions[f.func as usize];
             for c in &func.calls {
-                let callee = match c.target {
-                    CallTarget::Symbol(s) if sm.named_symbols.binary_search(&s).is_ok() => {
-                        elf.dynsym.get(s as usize).map(|d| d.name.as_str())
-                    }
-                    CallTarget::Local(t) if sm.named_functions.binary_search(&t).is_ok() => sm
-                        .functions
-                        .get(t as usize)
-                        .and_then(|t| t.name.as_deref())
-                        .map(|n| n.strip_suffix("@plt").unwrap_or(n)),
-                    _ => None,
-                };
-                let Some(callee) =
-                    callee.filter(|n| dockergate_analysis::STRING_ARG_IMPORTS.contains(n))
+                let Some(callee) = self
+                    .callee_name(obj, c.target)
+                    .filter(|n| dockergate_analysis::STRING_ARG_IMPORTS.contains(n))
                 else {
                     continue;
                 };

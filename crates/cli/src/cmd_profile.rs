@@ -235,6 +235,14 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
             &opts,
         )
     });
+    if let Err(PipelineError::Unresolved { report, .. }) = &result {
+        // What the analysis noticed explains the sites (e.g. a script's computed number).
+        if !session.quiet() {
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
     let report = match result {
         Ok(r) => r,
         Err(PipelineError::Unresolved { report, .. }) if args.evidence.is_some() => {

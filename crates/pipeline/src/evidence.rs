@@ -56,7 +56,7 @@ pub struct Evidence {
     /// Plugin exports whose parameters would be syscall numbers: not counted (the plugin
     /// assumption: hosts do not hand plugins syscall numbers).
     pub plugin_export_params: Vec<String>,
-    /// Interpreter raw-syscall builtins whose numbers come from scripts, none of which use it.
+    /// Interpreter raw-syscall builtins whose numbers come from scripts: what the scripts name.
     pub script_syscalls: Vec<String>,
     /// `--scope entrypoint`: the programs and plugins reached from the entrypoint, and why.
     #[serde(skip_serializing_if = "Option::is_none")]

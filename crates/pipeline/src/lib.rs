@@ -21,6 +21,7 @@ use dockergate_loader::{
     bind_symbols_cached, BindCache, Bindings, ElfCatalog, ImageLoader, LoadedProgram,
 };
 use dockergate_profile::{AllowReason, Profile, Runtime, SyscallTable};
+use dockergate_scripts::{self as scripts, RawSyscallNumber};
 use rayon::prelude::*;
 
 pub use entrypoint::{EntrypointEvidence, EntrypointSpec, ReachedEvidence, Scope};
@@ -41,12 +42,25 @@ pub enum UnresolvedPolicy {
 const SCRIPT_SYSCALL_BUILTINS: &[(&str, &str)] =
     &[("Perl_pp_syscall", "perl"), ("rb_f_syscall", "ruby")];
 
-/// The first script of the image (by path) in `lang` that uses the raw-syscall builtin.
-fn script_using_raw_syscall(fs: &ImageFs, lang: &str) -> Option<String> {
+/// What the scripts of one language hand to the interpreter's raw-syscall builtin.
+#[derive(Clone, Debug, Default)]
+struct ScriptRawSyscalls {
+    /// Native numbers the scripts name (literals, or `syscall.ph` names the table has), each
+    /// with the first script line (by path) that names it.
+    numbers: BTreeMap<u64, String>,
+    /// The first call (by path) whose number cannot be read: a variable or an expression.
+    unknown: Option<String>,
+}
+
+/// Every script of the image in `lang` (by extension or `#!` line) read for calls to the
+/// raw-syscall builtin ([`scripts::raw_syscall_calls`]). The interpreter can run any script of
+/// the image, so all are read.
+fn script_raw_syscalls(fs: &ImageFs, lang: &str) -> ScriptRawSyscalls {
     let exts: &[&str] = match lang {
         "perl" => &[".pl", ".pm", ".ph", ".t", ".cgi"],
         _ => &[".rb"],
     };
+    let mut found = ScriptRawSyscalls::default();
     for (path, id) in fs.walk() {
         let node = fs.node(id);
         if !node.is_file() || node.size() > (4 << 20) {
@@ -67,24 +81,34 @@ fn script_using_raw_syscall(fs: &ImageFs, lang: &str) -> Option<String> {
         let Ok(text) = fs.read(id, &path) else {
             continue;
         };
-        let uses = text.windows(7).enumerate().any(|(i, w)| {
-            w == b"syscall"
-                && (i == 0
-                    || !(text[i - 1].is_ascii_alphanumeric()
-                        || text[i - 1] == b'_'
-                        || text[i - 1] == b':'
-                        || text[i - 1] == b'$'
-                        || text[i - 1] == b'>'))
-                && text[i + 7..]
-                    .iter()
-                    .find(|b| !b.is_ascii_whitespace())
-                    .is_some_and(|b| matches!(b, b'(' | b'&' | b'$' | b'0'..=b'9' | b'S'))
-        });
-        if uses {
-            return Some(path);
+        for call in scripts::raw_syscall_calls(&text) {
+            let at = format!("{path}:{}", call.line);
+            match call.number {
+                RawSyscallNumber::Number(nr) => {
+                    found
+                        .numbers
+                        .entry(nr)
+                        .or_insert_with(|| format!("{at}: syscall({nr}, …)"));
+                }
+                RawSyscallNumber::Name(name) => {
+                    // A name the table lacks is not defined by this architecture's syscall.ph:
+                    // the call dies before any syscall is made.
+                    if let Some(nr) = SyscallTable::X86_64.number(&name) {
+                        found
+                            .numbers
+                            .entry(nr)
+                            .or_insert_with(|| format!("{at}: syscall(&SYS_{name}, …)"));
+                    }
+                }
+                RawSyscallNumber::Unknown(arg) => {
+                    found
+                        .unknown
+                        .get_or_insert_with(|| format!("{at}: syscall({arg}, …)"));
+                }
+            }
         }
     }
-    None
+    found
 }
 
 /// Rounds of "complete the skimmed functions a program needs, analyse it again".
@@ -918,24 +942,66 @@ fn finish(
         plugin_unresolved.remove(k);
     }
     // Raw syscalls of interpreted code (perl's `syscall` builtin): the number comes from a
-    // script. When no script of the image uses the builtin, the site makes no syscall.
-    let mut script_checked: BTreeMap<&'static str, Option<String>> = BTreeMap::new();
+    // script. The scripts' constant numbers are allowed (witness: the interpreter's path to the
+    // builtin); a number they compute leaves the site unresolved.
+    let mut script_checked: BTreeMap<&'static str, ScriptRawSyscalls> = BTreeMap::new();
+    let mut script_allowed: BTreeMap<u64, (Witness, String)> = BTreeMap::new();
     unresolved.retain(|_, site| {
-        let Some(&(builtin, lang)) = SCRIPT_SYSCALL_BUILTINS.iter().find(|(b, _)| site.chain.iter().any(|s| s.function == *b)) else {
+        let Some(&(builtin, lang)) = SCRIPT_SYSCALL_BUILTINS
+            .iter()
+            .find(|(b, _)| site.chain.iter().any(|s| s.function == *b))
+        else {
             return true;
         };
-        let user = script_checked.entry(lang).or_insert_with(|| script_using_raw_syscall(fs, lang)).clone();
-        match user {
-            Some(script) => {
-                warnings.push(format!("{script} calls the {lang} syscall builtin: the numbers its scripts pass are unknown"));
-                true
-            }
-            None => {
-                evidence.script_syscalls.push(format!("{} {}: {builtin} passes a script's number; no {lang} code of the image uses it", site.object, site.address));
-                false
-            }
+        let found = script_checked
+            .entry(lang)
+            .or_insert_with(|| script_raw_syscalls(fs, lang));
+        if let Some(call) = &found.unknown {
+            warnings.push(format!(
+                "{call} calls the {lang} syscall builtin with a number computed at run time"
+            ));
+            return true;
         }
+        for (nr, call) in &found.numbers {
+            script_allowed.entry(*nr).or_insert_with(|| {
+                let witness = Witness {
+                    chain: site.chain.clone(),
+                    site: format!("{} {}", site.object, site.address),
+                    number_from: Some(format!("{lang} script {call}")),
+                };
+                (witness, site.program.clone())
+            });
+        }
+        evidence.script_syscalls.push(format!(
+            "{} {}: {builtin} passes a script's number: {}",
+            site.object,
+            site.address,
+            if found.numbers.is_empty() {
+                format!("no {lang} code of the image names one the kernel has")
+            } else {
+                found
+                    .numbers
+                    .values()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        ));
+        false
     });
+    for (nr, (witness, program)) in script_allowed {
+        let Some(name) = SyscallTable::X86_64.name(nr) else {
+            continue;
+        };
+        if !evidence.syscalls.contains_key(name) {
+            evidence.add_code(SyscallTable::X86_64, name, 1, &program, witness);
+            profile.allow(
+                SyscallTable::X86_64,
+                name,
+                AllowReason::Code { programs: 1 },
+            );
+        }
+    }
     let unresolved: Vec<UnresolvedSite> = unresolved.into_values().collect();
     evidence.unresolved = unresolved.clone();
     evidence.plugin_only_unresolved = plugin_unresolved.into_values().collect();

@@ -156,3 +156,40 @@ fn wrappers_passing_constants_to_syscall_resolve_to_them() {
         r.plugin_export_params
     );
 }
+
+#[test]
+fn a_function_looked_up_by_constant_name_is_reachable() {
+    // V8 (libnode) finds pkey_alloc this way; nothing imports it.
+    let src = r#"
+        #define _GNU_SOURCE
+        #include <dlfcn.h>
+        typedef int (*pkey_alloc_t)(unsigned, unsigned);
+        int protect(void) {
+            pkey_alloc_t f = (pkey_alloc_t)dlsym(RTLD_DEFAULT, "pkey_alloc");
+            return f ? f(0, 0) : -1;
+        }
+        int nothing(void) { return 0; }
+    "#;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let c = tmp.path().join("k.c");
+    std::fs::write(&c, src).expect("write");
+    let so = tmp.path().join("libk.so");
+    let ok = std::process::Command::new("gcc")
+        .args(["-O2", "-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&c)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipped: gcc is not available");
+        return;
+    }
+    let Some(root) = rootfs(&[("/usr/lib/libk.so", &so)]) else {
+        return;
+    };
+    let (names, _) = reach(root.path(), "/usr/lib/libk.so", &["protect"]);
+    assert!(names.contains("pkey_alloc"), "{names:?}");
+    let (names, _) = reach(root.path(), "/usr/lib/libk.so", &["nothing"]);
+    assert!(!names.contains("pkey_alloc"), "{names:?}");
+}
