@@ -15,7 +15,7 @@ use crate::common::{open, CliError, ImageArgs, OpenedImage};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ScopeArg {
-    /// Every program of the image may run, every unneeded shared object may be dlopen'ed.
+    /// Every program of the image may run, every shared object (but the C library) may be dlopen'ed.
     Image,
     /// What the config's Entrypoint + Cmd can start: followed through scripts, interpreters,
     /// exec and dlopen calls (see `dockergate programs`).

@@ -34,7 +34,8 @@ use crate::{analyse_units, Analysed, Ctx, PipelineError, Unit};
 /// Which programs of the image may run.
 #[derive(Clone, Debug, Default)]
 pub enum Scope {
-    /// Every program of the image, every shared object no ELF needs by name as a plugin.
+    /// Every program of the image; every shared object but the C library and the loader as a
+    /// plugin.
     #[default]
     Image,
     /// What the config's Entrypoint + Cmd can start, transitively.
@@ -486,14 +487,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
         if elf.kind != dockergate_elf::ElfKind::SharedObject || elf.interpreter.is_some() {
             return;
         }
-        // The C library and the loader are in every process already: loading them again
-        // loads nothing (and their exports are not plugin entry points).
-        let base = basename(&r.path);
-        if elf.soname.as_deref().is_some_and(|s| {
-            s == "libc.so.6" || s.starts_with("ld-linux") || s.starts_with("libc.musl")
-        }) || base.starts_with("ld-linux")
-            || base.starts_with("ld-musl")
-        {
+        if crate::in_every_process(elf, &r.path) {
             return;
         }
         let (n, new) = self.node_for(&r.path, r.node, Kind::Plugin, parent, why);

@@ -2,8 +2,8 @@
 //! a [`Profile`] and its [`Evidence`].
 //!
 //! Image scope: every executable ELF of the image is a program that may run, and every shared
-//! object that no ELF of the image needs by name (NSS modules, Python extensions, server
-//! modules) is a plugin some program may `dlopen`, its exported functions roots. Each distinct
+//! object but the C library and the loader is a plugin some program may `dlopen` (NSS modules,
+//! Python extensions, server modules, JNI libraries), its exported functions roots. Each distinct
 //! object is analysed once (in parallel); each program and plugin gets its own reachability,
 //! and the profile is the union of what they can call plus the container runtime's needs.
 
@@ -109,6 +109,17 @@ fn script_raw_syscalls(fs: &ImageFs, lang: &str) -> ScriptRawSyscalls {
         }
     }
     found
+}
+
+/// The C library and the dynamic loader are in every process already: loading them again
+/// loads nothing, and their exports are not plugin entry points (the plugin assumption;
+/// `--dlsym=all` lifts it).
+pub(crate) fn in_every_process(elf: &dockergate_elf::ElfObject, path: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    elf.soname.as_deref().is_some_and(|s| {
+        s == "libc.so.6" || s.starts_with("ld-linux") || s.starts_with("libc.musl")
+    }) || base.starts_with("ld-linux")
+        || base.starts_with("ld-musl")
 }
 
 /// Rounds of "complete the skimmed functions a program needs, analyse it again".
@@ -296,12 +307,6 @@ pub fn analyze_image(
         .filter_map(|e| e.elf.as_ref().ok()?.interpreter.as_deref())
         .filter_map(|i| fs.resolve(i, true).ok().map(|r| r.node))
         .collect();
-    let needed_names: HashSet<&str> = catalog
-        .entries()
-        .iter()
-        .filter_map(|e| e.elf.as_ref().ok())
-        .flat_map(|e| e.needed.iter().map(String::as_str))
-        .collect();
     let mut unanalysable: Vec<String> = Vec::new();
     let mut candidates: Vec<(String, ProgramKind)> = Vec::new();
     for e in catalog.entries() {
@@ -318,20 +323,14 @@ pub fn analyze_image(
         };
         if elf.kind.is_program() {
             candidates.push((path, ProgramKind::Executable));
-        } else if elf.kind == ElfKind::SharedObject && !interpreters.contains(&e.node) {
-            let name = e
-                .paths
-                .iter()
-                .map(|p| p.rsplit('/').next().unwrap_or(p))
-                .collect::<Vec<_>>();
-            let is_needed = elf
-                .soname
-                .as_deref()
-                .is_some_and(|s| needed_names.contains(s))
-                || name.iter().any(|n| needed_names.contains(n));
-            if !is_needed {
-                candidates.push((path, ProgramKind::Plugin));
-            }
+        } else if elf.kind == ElfKind::SharedObject
+            && !interpreters.contains(&e.node)
+            && !in_every_process(elf, &path)
+        {
+            // Needed by name or not: a program that computes a library's name at run time can
+            // load any of them and find any export by name (JNI natives of libnio, which
+            // libsctp needs, are found by the JVM with dlsym).
+            candidates.push((path, ProgramKind::Plugin));
         }
     }
     let cx = Ctx {
