@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # e2e.sh: end-to-end checks with the real CLI, real images and real containers (podman + runc):
 #   - nginx: its image-scope profile lets nginx serve the corpus workload (run-under-profile PASS);
-#   - base: its image-scope profile denies nothing in the image's battery of 400 commands.
+#   - base: its image-scope profile denies nothing in the image's battery of 400 commands;
+#   - javaweb, nodeweb (tests/fixtures/server-images.sh): a Java and a node HTTP server serve the
+#     web workload under their image-scope profiles (JNI functions found with dlsym in a library
+#     another ELF needs; pkey_alloc found with dlsym by V8).
 # Fails on the first FAIL. Images are built into target/e2e (cached across runs).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,10 +14,16 @@ bin=$root/target/release/dockergate
 mkdir -p "$out"
 cargo build --release --manifest-path "$root/Cargo.toml" --bin dockergate
 "$corpus/build-corpus.sh" "$out" nginx base
+export CORPUS_EXTRA=$root/tests/fixtures/server-images.sh
+"$corpus/build-corpus.sh" "$out" javaweb nodeweb
 fail=0
 "$bin" profile "docker-archive:$out/nginx.docker.tar" -o "$out/nginx.json" --evidence "$out/nginx.evidence.json"
 "$corpus/run-under-profile.sh" nginx "$out/nginx.docker.tar" "$out/nginx.json" || fail=1
 "$bin" profile "docker-archive:$out/base.docker.tar" -o "$out/base.json" --evidence "$out/base.evidence.json"
 "$corpus/run-under-profile.sh" base "$out/base.docker.tar" "$out/base.json" || fail=1
 "$corpus/battery.sh" base "$out/base.docker.tar" "$out/base.json" | tail -n 1 || fail=1
+for img in javaweb nodeweb; do
+  "$bin" profile "docker-archive:$out/$img.docker.tar" -o "$out/$img.json" --evidence "$out/$img.evidence.json"
+  "$corpus/run-under-profile.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" || fail=1
+done
 [ $fail -eq 0 ] && echo "e2e: all passed" || { echo "e2e: FAILED" >&2; exit 1; }
