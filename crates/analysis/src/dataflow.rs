@@ -268,8 +268,23 @@ impl<const N: usize> State<N> {
             }
         }
         if self.slots.len() >= MAX_SLOTS {
+            // Forget the slot farthest from this write (another frame base first): writes come
+            // in clusters (outgoing arguments just below the stack pointer, a spill area), and
+            // the nearest slots are the ones the next call or load reads.
             self.slots_lost = true;
-            self.slots.remove(0);
+            let far = self
+                .slots
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, (s, _))| {
+                    if s.base != slot.base {
+                        u64::MAX
+                    } else {
+                        s.off.abs_diff(slot.off)
+                    }
+                })
+                .map_or(0, |(k, _)| k);
+            self.slots.remove(far);
         }
         let pos = self
             .slots
@@ -407,6 +422,31 @@ mod tests {
             v = v.join(&Val::Const(i));
         }
         assert_eq!(v, Val::Top);
+    }
+
+    #[test]
+    fn a_full_frame_keeps_the_outgoing_arguments_just_written() {
+        // Go's forkAndExecInChild1 (a large frame of spills) then `movq $0x6e,(%rsp)`,
+        // `movups %xmm15,0x8(%rsp)`, `movq $0,0x18(%rsp)`, `call rawSyscallNoError`: the
+        // syscall number at (%rsp) must survive the two writes after it.
+        let mut s: State<16> = State::entry(4);
+        let at = |off: i64, size: u8| Slot {
+            base: 0,
+            off,
+            size,
+        };
+        for k in 0..MAX_SLOTS as i64 {
+            s.write_slot(at(-0x100 + 8 * k, 8), Val::Const(k as u64));
+        }
+        let rsp = -0x400;
+        s.write_slot(at(rsp, 8), Val::Const(0x6e));
+        s.write_slot(at(rsp + 8, 16), Val::Const(0));
+        s.write_slot(at(rsp + 0x18, 8), Val::Const(0));
+        assert_eq!(s.read_slot(at(rsp, 8), 8), Val::Const(0x6e));
+        assert_eq!(s.read_slot(at(rsp + 0x18, 8), 8), Val::Const(0));
+        assert!(s.slots.len() <= MAX_SLOTS);
+        // What was forgotten reads as unknown, never as the value at entry.
+        assert_eq!(s.read_slot(at(-0x100 + 8 * (MAX_SLOTS as i64 - 1), 8), 8), Val::Top);
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub struct SyscallEvidence {
     /// Set when the container runtime needs it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<&'static str>,
+    /// Set when the kernel makes it for an allowed call (`restart_syscall` resumes an
+    /// interrupted `nanosleep`, `futex`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
 }
 
 /// What was analysed for one program or plugin.
@@ -104,6 +108,7 @@ impl Evidence {
                 program: None,
                 witness: None,
                 runtime: None,
+                kernel: None,
             });
         e.programs = programs;
         e.program = Some(program.to_string());
@@ -120,8 +125,27 @@ impl Evidence {
                 program: None,
                 witness: None,
                 runtime: None,
+                kernel: None,
             });
         e.runtime = Some(source);
+    }
+
+    pub fn add_kernel(&mut self, table: SyscallTable, name: &str, implied_by: &str) {
+        let e = self
+            .syscalls
+            .entry(Self::key(table, name))
+            .or_insert(SyscallEvidence {
+                table,
+                programs: 0,
+                program: None,
+                witness: None,
+                runtime: None,
+                kernel: None,
+            });
+        e.kernel = Some(format!(
+            "the kernel makes it to resume a {} that a signal handler interrupted ({implied_by} is allowed)",
+            dockergate_profile::RESTARTED_BY_RESTART_SYSCALL.join(", ")
+        ));
     }
 
     /// The evidence as pretty JSON.

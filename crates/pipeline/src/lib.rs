@@ -1001,6 +1001,10 @@ fn finish(
             );
         }
     }
+    // What the kernel calls for the allowed calls (after the scripts' numbers).
+    for (table, name, implied_by) in profile.allow_kernel_implied() {
+        evidence.add_kernel(table, name, implied_by);
+    }
     let unresolved: Vec<UnresolvedSite> = unresolved.into_values().collect();
     evidence.unresolved = unresolved.clone();
     evidence.plugin_only_unresolved = plugin_unresolved.into_values().collect();

@@ -107,6 +107,39 @@ pub enum AllowReason {
     Runtime { source: &'static str },
     /// The user asked to allow everything unresolved (`--unresolved=allow-all`).
     AllowAll,
+    /// The kernel makes it on the program's behalf: `restart_syscall` resumes an allowed call
+    /// that a signal handler interrupted (`implied_by`).
+    Kernel { implied_by: &'static str },
+}
+
+/// Calls the kernel resumes with `restart_syscall` after a signal handler interrupted them
+/// (they return `-ERESTART_RESTARTBLOCK`: kernel/time/hrtimer.c, kernel/futex/waitwake.c,
+/// fs/select.c). Seccomp sees the resumption as a call of its own.
+pub const RESTARTED_BY_RESTART_SYSCALL: &[&str] = &["nanosleep", "clock_nanosleep", "futex", "poll"];
+
+impl Profile {
+    /// Allows what the kernel itself calls for allowed syscalls: `restart_syscall` in a table
+    /// that allows one of [`RESTARTED_BY_RESTART_SYSCALL`]. Returns (table, name, implied_by) for
+    /// each one added.
+    pub fn allow_kernel_implied(&mut self) -> Vec<(SyscallTable, &'static str, &'static str)> {
+        let mut added = Vec::new();
+        for (table, names) in self.tables.iter_mut() {
+            let Some(by) = RESTARTED_BY_RESTART_SYSCALL
+                .iter()
+                .find(|n| names.contains_key(*n))
+            else {
+                continue;
+            };
+            let Some(restart) = table.number("restart_syscall").and_then(|nr| table.name(nr)) else {
+                continue;
+            };
+            if !names.contains_key(restart) {
+                names.insert(restart, vec![AllowReason::Kernel { implied_by: by }]);
+                added.push((*table, restart, *by));
+            }
+        }
+        added
+    }
 }
 
 /// The model every writer reads: allowed syscalls per table, each with its reasons.
@@ -174,6 +207,27 @@ impl Profile {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn restart_syscall_comes_with_the_calls_the_kernel_restarts() {
+        let mut p = Profile::default();
+        p.allow(SyscallTable::X86_64, "read", AllowReason::AllowAll);
+        assert!(p.allow_kernel_implied().is_empty());
+        assert!(!p.names(SyscallTable::X86_64).contains(&"restart_syscall"));
+        p.allow(SyscallTable::X86_64, "futex", AllowReason::AllowAll);
+        assert_eq!(
+            p.allow_kernel_implied(),
+            vec![(SyscallTable::X86_64, "restart_syscall", "futex")]
+        );
+        assert!(p.names(SyscallTable::X86_64).contains(&"restart_syscall"));
+        // i386 code that sleeps: the i386 table's restart_syscall too.
+        p.allow(SyscallTable::I386, "nanosleep", AllowReason::AllowAll);
+        assert_eq!(
+            p.allow_kernel_implied(),
+            vec![(SyscallTable::I386, "restart_syscall", "nanosleep")]
+        );
+    }
+
     use super::*;
 
     #[test]
