@@ -2,9 +2,10 @@
 # e2e.sh: end-to-end checks with the real CLI, real images and real containers (podman + runc):
 #   - nginx: its image-scope profile lets nginx serve the corpus workload (run-under-profile PASS);
 #   - base: its image-scope profile denies nothing in the image's battery of 400 commands;
-#   - javaweb, nodeweb (tests/fixtures/server-images.sh): a Java and a node HTTP server serve the
-#     web workload under their image-scope profiles (JNI functions found with dlsym in a library
-#     another ELF needs; pkey_alloc found with dlsym by V8).
+#   - javaweb, nodeweb, caddy, memcached (tests/fixtures/server-images.sh): servers of other kinds
+#     serve their workloads under their image-scope profiles (JNI functions found with dlsym in a
+#     library another ELF needs; pkey_alloc found with dlsym by V8; a Go binary with big frames; an
+#     image with full perl, whose Sys/Hostname.pm calls perl's syscall builtin).
 # Fails on the first FAIL. Images are built into target/e2e (cached across runs).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,14 +16,14 @@ mkdir -p "$out"
 cargo build --release --manifest-path "$root/Cargo.toml" --bin dockergate
 "$corpus/build-corpus.sh" "$out" nginx base
 export CORPUS_EXTRA=$root/tests/fixtures/server-images.sh
-"$corpus/build-corpus.sh" "$out" javaweb nodeweb
+"$corpus/build-corpus.sh" "$out" javaweb nodeweb caddy memcached
 fail=0
 "$bin" profile "docker-archive:$out/nginx.docker.tar" -o "$out/nginx.json" --evidence "$out/nginx.evidence.json"
 "$corpus/run-under-profile.sh" nginx "$out/nginx.docker.tar" "$out/nginx.json" || fail=1
 "$bin" profile "docker-archive:$out/base.docker.tar" -o "$out/base.json" --evidence "$out/base.evidence.json"
 "$corpus/run-under-profile.sh" base "$out/base.docker.tar" "$out/base.json" || fail=1
 "$corpus/battery.sh" base "$out/base.docker.tar" "$out/base.json" | tail -n 1 || fail=1
-for img in javaweb nodeweb; do
+for img in javaweb nodeweb caddy memcached; do
   "$bin" profile "docker-archive:$out/$img.docker.tar" -o "$out/$img.json" --evidence "$out/$img.evidence.json"
   "$corpus/run-under-profile.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" || fail=1
 done
