@@ -430,11 +430,7 @@ mod tests {
         // `movups %xmm15,0x8(%rsp)`, `movq $0,0x18(%rsp)`, `call rawSyscallNoError`: the
         // syscall number at (%rsp) must survive the two writes after it.
         let mut s: State<16> = State::entry(4);
-        let at = |off: i64, size: u8| Slot {
-            base: 0,
-            off,
-            size,
-        };
+        let at = |off: i64, size: u8| Slot { base: 0, off, size };
         for k in 0..MAX_SLOTS as i64 {
             s.write_slot(at(-0x100 + 8 * k, 8), Val::Const(k as u64));
         }
@@ -446,7 +442,10 @@ mod tests {
         assert_eq!(s.read_slot(at(rsp + 0x18, 8), 8), Val::Const(0));
         assert!(s.slots.len() <= MAX_SLOTS);
         // What was forgotten reads as unknown, never as the value at entry.
-        assert_eq!(s.read_slot(at(-0x100 + 8 * (MAX_SLOTS as i64 - 1), 8), 8), Val::Top);
+        assert_eq!(
+            s.read_slot(at(-0x100 + 8 * (MAX_SLOTS as i64 - 1), 8), 8),
+            Val::Top
+        );
     }
 
     #[test]

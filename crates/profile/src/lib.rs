@@ -115,7 +115,8 @@ pub enum AllowReason {
 /// Calls the kernel resumes with `restart_syscall` after a signal handler interrupted them
 /// (they return `-ERESTART_RESTARTBLOCK`: kernel/time/hrtimer.c, kernel/futex/waitwake.c,
 /// fs/select.c). Seccomp sees the resumption as a call of its own.
-pub const RESTARTED_BY_RESTART_SYSCALL: &[&str] = &["nanosleep", "clock_nanosleep", "futex", "poll"];
+pub const RESTARTED_BY_RESTART_SYSCALL: &[&str] =
+    &["nanosleep", "clock_nanosleep", "futex", "poll"];
 
 impl Profile {
     /// Allows what the kernel itself calls for allowed syscalls: `restart_syscall` in a table
@@ -130,7 +131,10 @@ impl Profile {
             else {
                 continue;
             };
-            let Some(restart) = table.number("restart_syscall").and_then(|nr| table.name(nr)) else {
+            let Some(restart) = table
+                .number("restart_syscall")
+                .and_then(|nr| table.name(nr))
+            else {
                 continue;
             };
             if !names.contains_key(restart) {
