@@ -87,3 +87,34 @@ fn exports_of_a_needed_library_are_roots() {
         "{w}"
     );
 }
+
+/// A shared object of another machine (valgrind ships i386 preload libraries beside its amd64
+/// tools) loads into no process of an image whose programs are all amd64: it is reported, not
+/// analysed, and the profile is written.
+#[test]
+fn a_library_no_program_can_load_is_left_out_with_a_warning() {
+    let i386 = "/usr/libexec/valgrind/vgpreload_memcheck-x86-linux.so";
+    if !Path::new(i386).exists() {
+        eprintln!("skipped: no i386 shared object on this machine ({i386})");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("rootfs");
+    copy_with_libraries(&root, &["/usr/bin/dash"]);
+    host_image::copy_in(&root, i386, i386);
+    let image = d.path().join("image.tar");
+    docker_archive(&root, &["/usr/bin/dash"], &image);
+    let out = Command::new(BIN)
+        .args(["profile", "--no-cache", "-o"])
+        .arg(d.path().join("profile.json"))
+        .arg(format!("docker-archive:{}", image.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("1 shared object(s) of an architecture no program of the image has")
+            && stderr.contains(i386),
+        "{stderr}"
+    );
+}

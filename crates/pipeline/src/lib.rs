@@ -298,7 +298,7 @@ pub fn analyze_image(
         .iter()
         .filter_map(|p| fs.resolve(p, true).ok().map(|r| r.node))
         .collect();
-    let warnings = Vec::new();
+    let mut warnings = Vec::new();
 
     // Programs and plugins of the image.
     let interpreters: HashSet<NodeId> = catalog
@@ -307,6 +307,17 @@ pub fn analyze_image(
         .filter_map(|e| e.elf.as_ref().ok()?.interpreter.as_deref())
         .filter_map(|i| fs.resolve(i, true).ok().map(|r| r.node))
         .collect();
+    // A library loads only into a process of its own class and machine: one no program of the
+    // image shares (i386 multilib files beside amd64 programs) is never code that runs.
+    let program_machines: HashSet<(u8, u16)> = catalog
+        .entries()
+        .iter()
+        .filter(|e| !excluded.contains(&e.node))
+        .filter_map(|e| e.elf.as_ref().ok())
+        .filter(|elf| elf.kind.is_program())
+        .map(|elf| (elf.class, elf.machine))
+        .collect();
+    let mut foreign: Vec<String> = Vec::new();
     let mut unanalysable: Vec<String> = Vec::new();
     let mut candidates: Vec<(String, ProgramKind)> = Vec::new();
     for e in catalog.entries() {
@@ -324,6 +335,10 @@ pub fn analyze_image(
         if elf.kind.is_program() {
             candidates.push((path, ProgramKind::Executable));
         } else if elf.kind == ElfKind::SharedObject
+            && !program_machines.contains(&(elf.class, elf.machine))
+        {
+            foreign.push(path);
+        } else if elf.kind == ElfKind::SharedObject
             && !interpreters.contains(&e.node)
             && !in_every_process(elf, &path)
         {
@@ -332,6 +347,13 @@ pub fn analyze_image(
             // libsctp needs, are found by the JVM with dlsym).
             candidates.push((path, ProgramKind::Plugin));
         }
+    }
+    if !foreign.is_empty() {
+        warnings.push(format!(
+            "{} shared object(s) of an architecture no program of the image has are not analysed (no process can load them), e.g. {}",
+            foreign.len(),
+            foreign[0]
+        ));
     }
     let cx = Ctx {
         fs,
