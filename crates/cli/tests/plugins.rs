@@ -56,15 +56,28 @@ fn exports_of_a_needed_library_are_roots() {
     }
     let root = src.join("rootfs");
     copy_with_libraries(&root, &["/usr/bin/dash"]);
+    check_plugin_export(src, &root, "with-dash");
+    // An image without any program (its command comes from a volume): still every library.
+    let bare = src.join("bare");
+    for lib in [
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/lib64/ld-linux-x86-64.so.2",
+    ] {
+        host_image::copy_in(&bare, lib, lib);
+    }
+    check_plugin_export(src, &bare, "bare");
+}
+
+fn check_plugin_export(src: &Path, root: &Path, name: &str) {
     let lib = root.join("usr/lib/jvm/lib");
     std::fs::create_dir_all(&lib).unwrap();
     for so in ["libnio.so", "libsctp.so"] {
         std::fs::copy(src.join(so), lib.join(so)).unwrap();
     }
-    let image = src.join("image.tar");
-    docker_archive(&root, &["/usr/bin/dash"], &image);
-    let profile = src.join("profile.json");
-    let evidence = src.join("evidence.json");
+    let image = src.join(format!("{name}.tar"));
+    docker_archive(root, &["/usr/bin/dash"], &image);
+    let profile = src.join(format!("{name}.json"));
+    let evidence = src.join(format!("{name}.evidence.json"));
     let out = Command::new(BIN)
         .args(["profile", "--no-cache", "--scope", "image"])
         .arg(format!("docker-archive:{}", image.display()))

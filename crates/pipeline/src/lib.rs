@@ -308,7 +308,8 @@ pub fn analyze_image(
         .filter_map(|i| fs.resolve(i, true).ok().map(|r| r.node))
         .collect();
     // A library loads only into a process of its own class and machine: one no program of the
-    // image shares (i386 multilib files beside amd64 programs) is never code that runs.
+    // image shares (i386 multilib files beside amd64 programs) is never code that runs. (An
+    // image without programs runs one from elsewhere: every library stays a plugin.)
     let program_machines: HashSet<(u8, u16)> = catalog
         .entries()
         .iter()
@@ -335,6 +336,7 @@ pub fn analyze_image(
         if elf.kind.is_program() {
             candidates.push((path, ProgramKind::Executable));
         } else if elf.kind == ElfKind::SharedObject
+            && !program_machines.is_empty()
             && !program_machines.contains(&(elf.class, elf.machine))
         {
             foreign.push(path);
