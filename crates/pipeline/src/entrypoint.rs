@@ -2132,16 +2132,7 @@ fn execl_argv(c: &CallSite) -> Option<Vec<Arg>> {
 /// The C library or the dynamic loader: their exec and dlopen code takes its path from
 /// callers, which are analysed where they call.
 fn is_c_library(o: &dockergate_loader::LoadedObject) -> bool {
-    let base = basename(&o.real_path);
-    o.is_interpreter
-        || base.starts_with("ld-linux")
-        || o.elf.soname.as_deref().is_some_and(|s| {
-            s == "libc.so.6" || s.starts_with("libc.musl") || s.starts_with("ld-musl")
-        })
-        || base.starts_with("ld-musl-")
-        || base.starts_with("libc.musl-")
-        || base == "libc.so.6"
-        || base.starts_with("libc-2.")
+    o.is_interpreter || crate::in_every_process(&o.elf, &o.real_path)
 }
 
 fn exports_prefix(e: &dockergate_elf::ElfObject, prefix: &str) -> bool {

@@ -91,6 +91,20 @@ impl Evidence {
         }
     }
 
+    /// The entry of one syscall, empty until a reason is added.
+    fn entry(&mut self, table: SyscallTable, name: &str) -> &mut SyscallEvidence {
+        self.syscalls
+            .entry(Self::key(table, name))
+            .or_insert(SyscallEvidence {
+                table,
+                programs: 0,
+                program: None,
+                witness: None,
+                runtime: None,
+                kernel: None,
+            })
+    }
+
     pub fn add_code(
         &mut self,
         table: SyscallTable,
@@ -99,50 +113,18 @@ impl Evidence {
         program: &str,
         witness: Witness,
     ) {
-        let e = self
-            .syscalls
-            .entry(Self::key(table, name))
-            .or_insert(SyscallEvidence {
-                table,
-                programs: 0,
-                program: None,
-                witness: None,
-                runtime: None,
-                kernel: None,
-            });
+        let e = self.entry(table, name);
         e.programs = programs;
         e.program = Some(program.to_string());
         e.witness = Some(witness);
     }
 
     pub fn add_runtime(&mut self, name: &str, source: &'static str) {
-        let e = self
-            .syscalls
-            .entry(name.to_string())
-            .or_insert(SyscallEvidence {
-                table: SyscallTable::X86_64,
-                programs: 0,
-                program: None,
-                witness: None,
-                runtime: None,
-                kernel: None,
-            });
-        e.runtime = Some(source);
+        self.entry(SyscallTable::X86_64, name).runtime = Some(source);
     }
 
     pub fn add_kernel(&mut self, table: SyscallTable, name: &str, implied_by: &str) {
-        let e = self
-            .syscalls
-            .entry(Self::key(table, name))
-            .or_insert(SyscallEvidence {
-                table,
-                programs: 0,
-                program: None,
-                witness: None,
-                runtime: None,
-                kernel: None,
-            });
-        e.kernel = Some(format!(
+        self.entry(table, name).kernel = Some(format!(
             "the kernel makes it to resume a {} that a signal handler interrupted ({implied_by} is allowed)",
             dockergate_profile::RESTARTED_BY_RESTART_SYSCALL.join(", ")
         ));

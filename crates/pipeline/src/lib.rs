@@ -113,13 +113,19 @@ fn script_raw_syscalls(fs: &ImageFs, lang: &str) -> ScriptRawSyscalls {
 
 /// The C library and the dynamic loader are in every process already: loading them again
 /// loads nothing, and their exports are not plugin entry points (the plugin assumption;
-/// `--dlsym=all` lifts it).
+/// `--dlsym=all` lifts it). Known by soname or file name (glibc, musl).
 pub(crate) fn in_every_process(elf: &dockergate_elf::ElfObject, path: &str) -> bool {
     let base = path.rsplit('/').next().unwrap_or(path);
     elf.soname.as_deref().is_some_and(|s| {
-        s == "libc.so.6" || s.starts_with("ld-linux") || s.starts_with("libc.musl")
+        s == "libc.so.6"
+            || s.starts_with("ld-linux")
+            || s.starts_with("libc.musl")
+            || s.starts_with("ld-musl")
     }) || base.starts_with("ld-linux")
         || base.starts_with("ld-musl")
+        || base.starts_with("libc.musl-")
+        || base == "libc.so.6"
+        || base.starts_with("libc-2.")
 }
 
 /// Rounds of "complete the skimmed functions a program needs, analyse it again".
