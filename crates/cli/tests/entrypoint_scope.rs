@@ -9,7 +9,7 @@ mod host_image;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use host_image::{copy_in, copy_with_libraries, docker_archive};
+use host_image::{allowed_names, copy_in, copy_with_libraries, docker_archive};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockergate");
 
@@ -63,15 +63,7 @@ fn profile_with(image: &Path, scope: &str, extra: &[&str]) -> Run {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "dockergate profile failed: {stderr}");
-    let profile: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-    let allowed = profile["syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
-        .flat_map(|r| r["names"].as_array().unwrap().iter())
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect();
+    let allowed = allowed_names(&p);
     let evidence = serde_json::from_slice(&std::fs::read(&e).unwrap()).unwrap();
     Run {
         allowed,

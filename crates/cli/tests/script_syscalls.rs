@@ -8,7 +8,7 @@ mod host_image;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use host_image::{copy_with_libraries, docker_archive};
+use host_image::{allowed_names, copy_with_libraries, docker_archive};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockergate");
 const PERL: &str = "/usr/bin/perl";
@@ -42,15 +42,7 @@ fn profile(image: &Path) -> (Output, Vec<String>, serde_json::Value) {
     if !out.status.success() {
         return (out, Vec::new(), serde_json::Value::Null);
     }
-    let profile: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-    let allowed = profile["syscalls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
-        .flat_map(|r| r["names"].as_array().unwrap().iter())
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect();
+    let allowed = allowed_names(&p);
     let evidence = serde_json::from_slice(&std::fs::read(&e).unwrap()).unwrap();
     (out, allowed, evidence)
 }

@@ -33,6 +33,25 @@ fn rootfs(extra: &[(&str, &Path)]) -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
+/// `lib{name}.so` in `dir`, compiled from the C text `src` (None, said, without gcc).
+fn shared_library(dir: &Path, name: &str, src: &str) -> Option<std::path::PathBuf> {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).expect("write");
+    let so = dir.join(format!("lib{name}.so"));
+    let ok = std::process::Command::new("gcc")
+        .args(["-O2", "-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&c)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipped: gcc is not available");
+        return None;
+    }
+    Some(so)
+}
+
 /// Syscall names reachable from calling `exports` of the library at `lib` (an image path).
 fn reach(
     root: &Path,
@@ -118,20 +137,9 @@ fn wrappers_passing_constants_to_syscall_resolve_to_them() {
         long use_struct(void) { struct req q = { (long)&q, SYS_geteuid }; return by_struct(&q); }
     "#;
     let tmp = tempfile::tempdir().expect("tempdir");
-    let c = tmp.path().join("w.c");
-    std::fs::write(&c, src).expect("write");
-    let so = tmp.path().join("libw.so");
-    let ok = std::process::Command::new("gcc")
-        .args(["-O2", "-shared", "-fPIC", "-o"])
-        .arg(&so)
-        .arg(&c)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("skipped: gcc is not available");
+    let Some(so) = shared_library(tmp.path(), "w", src) else {
         return;
-    }
+    };
     let Some(root) = rootfs(&[("/usr/lib/libw.so", &so)]) else {
         return;
     };
@@ -171,20 +179,9 @@ fn a_function_looked_up_by_constant_name_is_reachable() {
         int nothing(void) { return 0; }
     "#;
     let tmp = tempfile::tempdir().expect("tempdir");
-    let c = tmp.path().join("k.c");
-    std::fs::write(&c, src).expect("write");
-    let so = tmp.path().join("libk.so");
-    let ok = std::process::Command::new("gcc")
-        .args(["-O2", "-shared", "-fPIC", "-o"])
-        .arg(&so)
-        .arg(&c)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("skipped: gcc is not available");
+    let Some(so) = shared_library(tmp.path(), "k", src) else {
         return;
-    }
+    };
     let Some(root) = rootfs(&[("/usr/lib/libk.so", &so)]) else {
         return;
     };

@@ -69,3 +69,17 @@ pub fn docker_archive(rootfs: &Path, cmd: &[&str], out: &Path) {
     }
     archive.finish().unwrap();
 }
+
+/// The names a written profile allows (its SCMP_ACT_ALLOW rules).
+pub fn allowed_names(profile: &Path) -> Vec<String> {
+    let profile: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(profile).unwrap()).unwrap();
+    profile["syscalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
+        .flat_map(|r| r["names"].as_array().unwrap().iter())
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
