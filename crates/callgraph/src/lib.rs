@@ -18,7 +18,7 @@
 //! through the reachable call sites, transitively; a site whose number stays unknown is reported
 //! as unresolved with a witness chain.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use dockergate_analysis::{Atom, CallTarget, Loc, ObjectSummary, SyscallAbi, ValueSet};
@@ -171,6 +171,16 @@ impl ProgramSyscalls {
     }
 }
 
+/// What the call graph needs of the kernel's syscall tables.
+pub trait SyscallNames: Sync {
+    /// The number of the syscall named `name` in the native table.
+    fn number(&self, name: &str) -> Option<u64>;
+    /// Whether any table names `nr`. A value no table names fails with ENOSYS whatever the
+    /// profile says: parameter resolution drops such values as it goes (the data flow of a
+    /// function-pointer table can carry hundreds of them).
+    fn names(&self, nr: u64) -> bool;
+}
+
 /// The analysis of one program.
 pub struct ProgramGraph<'a> {
     program: &'a LoadedProgram,
@@ -205,8 +215,9 @@ pub struct ProgramGraph<'a> {
     queue: VecDeque<FnId>,
     /// Every reached function, in the order reached.
     reached: Vec<FnId>,
-    /// Syscall numbers by name, for values returned by name lookups.
-    syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
+    /// The kernel's syscall tables: numbers by name (values returned by name lookups), and
+    /// which numbers name a syscall at all.
+    syscall_names: &'a dyn SyscallNames,
     args_needed: std::cell::RefCell<BTreeSet<FnId>>,
     /// The exported functions of the loaded objects by name (built at the first `dlsym`).
     exports_by_name: Option<HashMap<&'a str, Vec<(FnId, bool)>>>,
@@ -219,7 +230,7 @@ impl<'a> ProgramGraph<'a> {
         bindings: &'a Bindings,
         summaries: &'a [Arc<ObjectSummary>],
         kind: ProgramKind,
-        syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
+        syscall_names: &'a dyn SyscallNames,
     ) -> ProgramSyscalls {
         Self::analyze_roots(
             program,
@@ -227,7 +238,7 @@ impl<'a> ProgramGraph<'a> {
             summaries,
             kind,
             &[],
-            syscall_number,
+            syscall_names,
             false,
         )
     }
@@ -240,17 +251,9 @@ impl<'a> ProgramGraph<'a> {
         bindings: &'a Bindings,
         summaries: &'a [Arc<ObjectSummary>],
         kind: ProgramKind,
-        syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
+        syscall_names: &'a dyn SyscallNames,
     ) -> ProgramSyscalls {
-        Self::analyze_roots(
-            program,
-            bindings,
-            summaries,
-            kind,
-            &[],
-            syscall_number,
-            true,
-        )
+        Self::analyze_roots(program, bindings, summaries, kind, &[], syscall_names, true)
     }
 
     fn analyze_roots(
@@ -259,7 +262,7 @@ impl<'a> ProgramGraph<'a> {
         summaries: &'a [Arc<ObjectSummary>],
         kind: ProgramKind,
         root_exports: &[&str],
-        syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
+        syscall_names: &'a dyn SyscallNames,
         all_exports: bool,
     ) -> ProgramSyscalls {
         let mut base = Vec::with_capacity(summaries.len());
@@ -288,7 +291,7 @@ impl<'a> ProgramGraph<'a> {
             indirect_from: None,
             queue: VecDeque::new(),
             reached: Vec::new(),
-            syscall_number,
+            syscall_names,
             args_needed: Default::default(),
             exports_by_name: None,
         };
@@ -336,7 +339,7 @@ impl<'a> ProgramGraph<'a> {
         bindings: &'a Bindings,
         summaries: &'a [Arc<ObjectSummary>],
         exports: &[&str],
-        syscall_number: &'a (dyn Fn(&str) -> Option<u64> + Sync),
+        syscall_names: &'a dyn SyscallNames,
     ) -> ProgramSyscalls {
         Self::analyze_roots(
             program,
@@ -344,7 +347,7 @@ impl<'a> ProgramGraph<'a> {
             summaries,
             ProgramKind::Exports,
             exports,
-            syscall_number,
+            syscall_names,
             false,
         )
     }
@@ -724,43 +727,101 @@ impl<'a> ProgramGraph<'a> {
     }
 
     /// Values of location `loc` at the entry of `f`, over every reachable call site.
-    fn resolve_param(
-        &self,
-        memo: &mut HashMap<(FnId, Loc), Resolved>,
-        f: FnId,
-        loc: Loc,
-    ) -> Resolved {
-        // Fixed point over the demanded (function, location) pairs.
-        let mut demanded: BTreeSet<(FnId, Loc)> = BTreeSet::new();
-        let (f, loc) = Self::key(f, loc);
-        demanded.insert((f, loc));
-        for _ in 0..64 {
-            let mut changed = false;
-            let keys: Vec<(FnId, Loc)> = demanded.iter().copied().collect();
-            for (kf, kl) in keys {
-                let r = self.compute_param(memo, &mut demanded, kf, kl);
-                if memo.get(&(kf, kl)) != Some(&r) {
-                    memo.insert((kf, kl), r);
-                    changed = true;
+    /// The values parameter `loc` of `f` takes, solved with the (function, location) pairs it
+    /// depends on: a worklist over the dependency graph, to the least fixed point (values only
+    /// grow, `unknown` only turns on, so it ends). Pairs solved by an earlier call are final
+    /// (`settled`) and only read.
+    fn resolve_param(&self, params: &mut ParamState<'a>, f: FnId, loc: Loc) -> Resolved {
+        let root = Self::key(f, loc);
+        if params.settled.contains(&root) {
+            return params
+                .memo
+                .get(&root)
+                .cloned()
+                .unwrap_or_else(Resolved::unknown);
+        }
+        if params.index.is_none() {
+            params.index = Some(self.param_index());
+        }
+        let ParamState {
+            memo,
+            settled,
+            index,
+        } = params;
+        let Some(index) = index.as_ref() else {
+            return Resolved::unknown();
+        };
+        // Who reads each pair: recomputed when it changes.
+        let mut readers: HashMap<(FnId, Loc), BTreeSet<(FnId, Loc)>> = HashMap::new();
+        let mut solving: BTreeSet<(FnId, Loc)> = BTreeSet::from([root]);
+        let mut work: VecDeque<(FnId, Loc)> = VecDeque::from([root]);
+        let mut queued: HashSet<(FnId, Loc)> = HashSet::from([root]);
+        while let Some(k) = work.pop_front() {
+            queued.remove(&k);
+            let mut reads = BTreeSet::new();
+            let mut r = self.compute_param(index, memo, &mut reads, k.0, k.1);
+            r.values.retain(|&v| self.syscall_names.names(v));
+            r.origin.retain(|v, _| r.values.contains(v));
+            for d in reads {
+                readers.entry(d).or_default().insert(k);
+                if !settled.contains(&d) && solving.insert(d) && queued.insert(d) {
+                    work.push_back(d);
                 }
             }
-            if !changed {
-                break;
+            let changed = memo.get(&k).is_none_or(|old| !old.same_values(&r));
+            if changed {
+                memo.insert(k, r);
+                for &reader in readers.get(&k).into_iter().flatten() {
+                    if queued.insert(reader) {
+                        work.push_back(reader);
+                    }
+                }
             }
         }
         if std::env::var_os("DG_DEBUG_PARAM").is_some() {
-            for (kf, kl) in &demanded {
-                if let Some(v) = memo.get(&(*kf, *kl)) {
+            for k in &solving {
+                if let Some(v) = memo.get(k) {
                     eprintln!(
-                        "  resolved {kf:?} {kl:?}: values {:?} unknown {}",
-                        v.values, v.unknown
+                        "  resolved {:?} {:?}: values {:?} unknown {}",
+                        k.0, k.1, v.values, v.unknown
                     );
                 }
             }
         }
-        memo.get(&(f, loc))
-            .cloned()
-            .unwrap_or_else(Resolved::unknown)
+        settled.extend(solving);
+        memo.get(&root).cloned().unwrap_or_else(Resolved::unknown)
+    }
+
+    /// The lookups parameter resolution repeats, built once per program.
+    fn param_index(&self) -> ParamIndex<'a> {
+        let summaries = self.summaries;
+        let mut takers: HashMap<FnId, BTreeSet<u32>> = HashMap::new();
+        for &(f, o) in &self.takers {
+            takers.entry(f).or_default().insert(o);
+        }
+        let mut indirect_by_obj: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (i, (g, _)) in self.indirect_sites.iter().enumerate() {
+            indirect_by_obj.entry(g.obj).or_default().push(i);
+        }
+        let mut stores: Vec<Vec<StoreRef<'a>>> = vec![Vec::new(); summaries.len()];
+        for &f in &self.reached {
+            let func = &summaries[f.obj as usize].functions[f.func as usize];
+            for (i, st) in func.global_stores.iter().enumerate() {
+                stores[f.obj as usize].push(StoreRef {
+                    f,
+                    index: i,
+                    store: st,
+                });
+            }
+        }
+        for v in &mut stores {
+            v.sort_unstable_by_key(|s| (s.store.addr, s.f, s.index));
+        }
+        ParamIndex {
+            takers,
+            indirect_by_obj,
+            stores,
+        }
     }
 
     /// The memo key of a location: globals belong to the object, not to a function.
@@ -780,14 +841,14 @@ impl<'a> ProgramGraph<'a> {
     /// Adds the values of a dependency (`sub` resolved at `(f, loc)`) to `r`.
     fn absorb(
         memo: &HashMap<(FnId, Loc), Resolved>,
-        demanded: &mut BTreeSet<(FnId, Loc)>,
+        reads: &mut BTreeSet<(FnId, Loc)>,
         r: &mut Resolved,
         f: FnId,
         loc: Loc,
         site: (FnId, u64),
     ) {
         let k = Self::key(f, loc);
-        demanded.insert(k);
+        reads.insert(k);
         if let Some(sub) = memo.get(&k) {
             r.unknown |= sub.unknown;
             for &c in &sub.values {
@@ -801,6 +862,7 @@ impl<'a> ProgramGraph<'a> {
 
     fn compute_param(
         &self,
+        index: &ParamIndex<'a>,
         memo: &HashMap<(FnId, Loc), Resolved>,
         demanded: &mut BTreeSet<(FnId, Loc)>,
         f: FnId,
@@ -823,7 +885,7 @@ impl<'a> ProgramGraph<'a> {
                         let named: Vec<u64> = c
                             .strings
                             .iter()
-                            .filter_map(|(_, s)| (self.syscall_number)(s))
+                            .filter_map(|(_, s)| self.syscall_names.number(s))
                             .collect();
                         if named.is_empty() {
                             r.unknown = true;
@@ -838,9 +900,11 @@ impl<'a> ProgramGraph<'a> {
                 }
                 return r;
             }
-            Loc::Global(g, size) => return self.compute_global(memo, demanded, f.obj, g, size),
+            Loc::Global(g, size) => {
+                return self.compute_global(index, memo, demanded, f.obj, g, size)
+            }
             Loc::GlobalDeref(g, k) => {
-                return self.compute_global_deref(memo, demanded, f.obj, g, k)
+                return self.compute_global_deref(index, memo, demanded, f.obj, g, k)
             }
             _ => {}
         }
@@ -864,17 +928,16 @@ impl<'a> ProgramGraph<'a> {
             && self.indirect_from.is_some()
             && !self.unknown_entry[self.gid(f)]
         {
-            let takers: BTreeSet<u32> = self
-                .takers
+            let no_takers = BTreeSet::new();
+            let takers = index.takers.get(&f).unwrap_or(&no_takers);
+            // The reachable indirect call sites of those objects, in the order reached.
+            let mut sites: Vec<usize> = takers
                 .iter()
-                .filter(|(t, _)| *t == f)
-                .map(|(_, o)| *o)
+                .flat_map(|o| index.indirect_by_obj.get(o).into_iter().flatten().copied())
                 .collect();
+            sites.sort_unstable();
             let mut found = false;
-            for &(g, ci) in &self.indirect_sites {
-                if !takers.contains(&g.obj) {
-                    continue;
-                }
+            for (g, ci) in sites.into_iter().map(|i| self.indirect_sites[i]) {
                 let call = &self.summary(g.obj).functions[g.func as usize].calls[ci];
                 if !call.args_known {
                     self.args_needed.borrow_mut().insert(g);
@@ -1021,35 +1084,32 @@ impl<'a> ProgramGraph<'a> {
         v
     }
 
-    /// Stores into the global `g` of object `obj` by reachable functions.
+    /// Stores into the global `g` of object `obj` by reachable functions, in function order.
     fn stores_to(
-        &self,
+        index: &ParamIndex<'a>,
         obj: u32,
         g: u64,
         width: u8,
-    ) -> Vec<(FnId, &dockergate_analysis::GlobalStore)> {
-        let s = self.summary(obj);
-        let mut out = Vec::new();
-        for (fi, func) in s.functions.iter().enumerate() {
-            let f = FnId {
-                obj,
-                func: fi as u32,
-            };
-            if self.reason[self.gid(f)].is_none() {
-                continue;
-            }
-            for st in &func.global_stores {
-                if st.addr + st.size as u64 > g && st.addr < g + width as u64 {
-                    out.push((f, st));
-                }
-            }
-        }
-        out
+    ) -> Vec<(FnId, &'a dockergate_analysis::GlobalStore)> {
+        let Some(stores) = index.stores.get(obj as usize) else {
+            return Vec::new();
+        };
+        // A store overlaps [g, g + width) when it starts below the end and ends above g; stores
+        // are at most 255 bytes wide.
+        let from = stores.partition_point(|s| s.store.addr + (u8::MAX as u64) <= g);
+        let mut out: Vec<&StoreRef<'a>> = stores[from..]
+            .iter()
+            .take_while(|s| s.store.addr < g + width as u64)
+            .filter(|s| s.store.addr + s.store.size as u64 > g)
+            .collect();
+        out.sort_unstable_by_key(|s| (s.f, s.index));
+        out.into_iter().map(|s| (s.f, s.store)).collect()
     }
 
     /// The values a global may hold: its initial value and what reachable code stores there.
     fn compute_global(
         &self,
+        index: &ParamIndex<'a>,
         memo: &HashMap<(FnId, Loc), Resolved>,
         demanded: &mut BTreeSet<(FnId, Loc)>,
         obj: u32,
@@ -1068,14 +1128,14 @@ impl<'a> ProgramGraph<'a> {
         if std::env::var_os("DG_DEBUG_PARAM").is_some() {
             eprintln!(
                 "global {g:#x}: stores {:?}",
-                self.stores_to(obj, g, 8)
+                Self::stores_to(index, obj, g, 8)
                     .iter()
                     .map(|(f, s)| (f.func, (*s).clone()))
                     .collect::<Vec<_>>()
             );
         }
         r.values.insert(init);
-        for (f, st) in self.stores_to(obj, g, size) {
+        for (f, st) in Self::stores_to(index, obj, g, size) {
             if !st.known {
                 self.args_needed.borrow_mut().insert(f);
                 r.unknown = true;
@@ -1102,6 +1162,7 @@ impl<'a> ProgramGraph<'a> {
     /// behind every pointer reachable code stores into the global.
     fn compute_global_deref(
         &self,
+        index: &ParamIndex<'a>,
         memo: &HashMap<(FnId, Loc), Resolved>,
         demanded: &mut BTreeSet<(FnId, Loc)>,
         obj: u32,
@@ -1113,7 +1174,7 @@ impl<'a> ProgramGraph<'a> {
             eprintln!(
                 "global deref {g:#x}+{k}: in globals {:?}, stores {:?}",
                 self.summary(obj).globals.iter().find(|(a, _, _)| *a == g),
-                self.stores_to(obj, g, 8)
+                Self::stores_to(index, obj, g, 8)
                     .iter()
                     .map(|(f, s)| (f.func, (*s).clone()))
                     .collect::<Vec<_>>()
@@ -1135,7 +1196,7 @@ impl<'a> ProgramGraph<'a> {
         if init != 0 || written {
             r.unknown = true;
         }
-        for (f, st) in self.stores_to(obj, g, 8) {
+        for (f, st) in Self::stores_to(index, obj, g, 8) {
             if !st.known {
                 self.args_needed.borrow_mut().insert(f);
                 r.unknown = true;
@@ -1178,7 +1239,7 @@ impl<'a> ProgramGraph<'a> {
             makes_indirect_calls: self.indirect_from.is_some(),
             ..Default::default()
         };
-        let mut memo: HashMap<(FnId, Loc), Resolved> = HashMap::new();
+        let mut params = ParamState::default();
         // Reached functions in (object, function) order: the order witnesses are chosen in.
         let mut reached = self.reached.clone();
         reached.sort_unstable();
@@ -1192,7 +1253,7 @@ impl<'a> ProgramGraph<'a> {
                     match a {
                         Atom::Const(c) => numbers.push((*c, None)),
                         Atom::Param(l) => {
-                            let r = self.resolve_param(&mut memo, f, *l);
+                            let r = self.resolve_param(&mut params, f, *l);
                             unknown |= r.unknown;
                             for c in r.values {
                                 numbers.push((c, r.origin.get(&c).copied()));
@@ -1308,4 +1369,38 @@ impl Resolved {
             ..Default::default()
         }
     }
+
+    /// Equal but for the witnesses (`origin`): what the fixed point compares. The first origin
+    /// found for a value stays a valid witness as the sets grow.
+    fn same_values(&self, other: &Resolved) -> bool {
+        self.values == other.values
+            && self.unknown == other.unknown
+            && self.assumed == other.assumed
+    }
+}
+
+/// Parameter resolution's state over one program's `collect`.
+#[derive(Default)]
+struct ParamState<'a> {
+    memo: HashMap<(FnId, Loc), Resolved>,
+    /// Pairs whose fixed point is complete.
+    settled: HashSet<(FnId, Loc)>,
+    index: Option<ParamIndex<'a>>,
+}
+
+/// Indexes over one program's reachable code for parameter resolution.
+struct ParamIndex<'a> {
+    /// The objects holding each live function's address.
+    takers: HashMap<FnId, BTreeSet<u32>>,
+    /// Positions in `indirect_sites` by the calling function's object.
+    indirect_by_obj: HashMap<u32, Vec<usize>>,
+    /// The global stores of reachable functions, per object, by address.
+    stores: Vec<Vec<StoreRef<'a>>>,
+}
+
+#[derive(Clone, Copy)]
+struct StoreRef<'a> {
+    f: FnId,
+    index: usize,
+    store: &'a dockergate_analysis::GlobalStore,
 }

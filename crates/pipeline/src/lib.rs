@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use dockergate_analysis::{analyze_object, complete_functions, AnalysisError, ObjectSummary};
-use dockergate_callgraph::{ProgramGraph, ProgramKind, ProgramSyscalls, UnresolvedSite, Witness};
+use dockergate_callgraph::{
+    ProgramGraph, ProgramKind, ProgramSyscalls, SyscallNames, UnresolvedSite, Witness,
+};
 use dockergate_elf::ElfKind;
 use dockergate_fs::{ImageFs, NodeId};
 use dockergate_loader::{
@@ -698,6 +700,19 @@ fn is_completed(summaries: &HashMap<NodeId, Arc<ObjectSummary>>, node: NodeId, f
         })
 }
 
+/// The kernel's syscall tables as the call graph reads them.
+pub struct KernelTables;
+
+impl SyscallNames for KernelTables {
+    fn number(&self, name: &str) -> Option<u64> {
+        SyscallTable::X86_64.number(name)
+    }
+
+    fn names(&self, nr: u64) -> bool {
+        SyscallTable::X86_64.name(nr).is_some() || SyscallTable::I386.name(nr).is_some()
+    }
+}
+
 /// The reachability of one unit (None when one of its objects has no summary; Err with the
 /// message of a panic of the analyser).
 fn reachability(
@@ -706,7 +721,6 @@ fn reachability(
     summaries: &HashMap<NodeId, Arc<ObjectSummary>>,
     opts: &Options,
 ) -> Option<Result<ProgramSyscalls, String>> {
-    let syscall_number = |name: &str| SyscallTable::X86_64.number(name);
     let sums: Option<Vec<Arc<ObjectSummary>>> = u
         .loaded
         .objects
@@ -721,7 +735,7 @@ fn reachability(
     };
     Some(
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            graph(&u.loaded, bindings, &sums, u.kind, &syscall_number)
+            graph(&u.loaded, bindings, &sums, u.kind, &KernelTables)
         }))
         .map_err(|p| panic_message(&p)),
     )

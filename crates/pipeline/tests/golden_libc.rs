@@ -9,6 +9,7 @@ use std::sync::Arc;
 use dockergate_analysis::{analyze_object, complete_functions};
 use dockergate_callgraph::ProgramGraph;
 use dockergate_loader::{bind_symbols, ElfCatalog, ImageLoader};
+use dockergate_pipeline::KernelTables;
 use dockergate_profile::SyscallTable;
 use dockergate_source::{open_image, ImageRef, ReadOptions};
 
@@ -75,9 +76,8 @@ fn reach(
             Arc::new(analyze_object(&bytes, &o.elf).expect("analysis"))
         })
         .collect();
-    let number = |n: &str| SyscallTable::X86_64.number(n);
     // As the pipeline does: complete the skimmed functions whose arguments are needed.
-    let mut r = ProgramGraph::analyze_exports(&prog, &bindings, &summaries, exports, &number);
+    let mut r = ProgramGraph::analyze_exports(&prog, &bindings, &summaries, exports, &KernelTables);
     for _ in 0..8 {
         if r.args_needed.is_empty() {
             break;
@@ -90,7 +90,7 @@ fn reach(
                     .expect("complete"),
             );
         }
-        r = ProgramGraph::analyze_exports(&prog, &bindings, &summaries, exports, &number);
+        r = ProgramGraph::analyze_exports(&prog, &bindings, &summaries, exports, &KernelTables);
     }
     let names = r
         .native
@@ -189,4 +189,40 @@ fn a_function_looked_up_by_constant_name_is_reachable() {
     assert!(names.contains("pkey_alloc"), "{names:?}");
     let (names, _) = reach(root.path(), "/usr/lib/libk.so", &["nothing"]);
     assert!(!names.contains("pkey_alloc"), "{names:?}");
+}
+
+#[test]
+fn a_number_passed_around_a_cycle_of_calls_resolves_to_what_enters_it() {
+    // Parameter resolution is a fixed point over call cycles (and over function-pointer
+    // tables, where it meets hundreds of values); a value no kernel table names (a pointer, a
+    // size) is no syscall and is not carried.
+    let src = r#"
+        #include <unistd.h>
+        #include <sys/syscall.h>
+        __attribute__((noinline)) long ping(long n, int d);
+        __attribute__((noinline)) long pong(long n, int d) { return d ? ping(n, d - 1) : syscall(n); }
+        __attribute__((noinline)) long ping(long n, int d) { return d ? pong(n, d - 1) : syscall(n) + 1; }
+        long ring_one(int d) { return ping(SYS_getppid, d); }
+        long ring_two(int d) { return pong(SYS_getpgrp, d) + ping(0x7fff1234, d); }
+    "#;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let Some(so) = shared_library(tmp.path(), "ring", src) else {
+        return;
+    };
+    let Some(root) = rootfs(&[("/usr/lib/libring.so", &so)]) else {
+        return;
+    };
+    let (names, r) = reach(root.path(), "/usr/lib/libring.so", &["ring_one"]);
+    assert_eq!(names, set(&["getppid"]));
+    assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
+    let (names, r) = reach(root.path(), "/usr/lib/libring.so", &["ring_two"]);
+    assert_eq!(names, set(&["getpgrp"]));
+    assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
+    assert!(
+        r.native
+            .keys()
+            .all(|nr| SyscallTable::X86_64.name(*nr).is_some()),
+        "{:?}",
+        r.native.keys().collect::<Vec<_>>()
+    );
 }
