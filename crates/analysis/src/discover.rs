@@ -8,6 +8,7 @@ use crate::arch::{Arch, BranchKind, CodeContext, FnExits, FnPlan, RawTarget};
 use crate::summary::{
     AnalysisStats, CallSite, CallTarget, FnAbi, FnOrigin, Function, Loc, ObjectSummary,
 };
+use crate::sweep::Sweep;
 use crate::AnalysisError;
 
 /// Rounds of "new function starts found → re-plan" before we stop looking.
@@ -109,6 +110,7 @@ pub(crate) fn analyze_with<A: Arch>(
     data: &[u8],
     elf: &ElfObject,
     force_full: &HashSet<u64>,
+    compact_above: u64,
 ) -> Result<ObjectSummary, AnalysisError> {
     let mut warnings: Vec<String> = Vec::new();
     let ranges = code_ranges(elf, data.len() as u64);
@@ -141,13 +143,24 @@ pub(crate) fn analyze_with<A: Arch>(
             eprintln!("[phase] {what}: {:?}", t0.elapsed());
         }
     };
-    // 1. Decode every code range linearly, once.
-    let mut insns: Vec<A::Insn> = arch.insn_buffer();
-    for &(s, e) in &ranges {
-        if let Some(bytes) = ctx.code_bytes(s, e) {
-            arch.decode(bytes, s, &mut insns);
+    // 1. Decode every code range linearly, once, noting what the code references.
+    let mut branches: Vec<(u64, u64, BranchKind)> = Vec::new();
+    let mut code_taken: Vec<(u64, u64)> = Vec::new(); // (instruction address, code address taken)
+    let insns: Sweep<A::Insn> = Sweep::build(arch, &ctx, &ranges, compact_above, |window| {
+        for i in window {
+            let r = arch.insn_refs(&ctx, i);
+            let at = arch.insn_addr(i);
+            if let Some((t, k)) = r.branch {
+                if ctx.is_code(t) {
+                    branches.push((at, t, k));
+                }
+            }
+            for a in r.code_addrs {
+                code_taken.push((at, a));
+            }
         }
-    }
+    });
+    let mut scratch: Vec<A::Insn> = Vec::new();
 
     phase("decode");
     // 2. Starts we know of before looking at the code.
@@ -264,19 +277,22 @@ pub(crate) fn analyze_with<A: Arch>(
         .copied()
         .filter(|&a| {
             // Starts ascend: one cursor to the first instruction after `a`.
-            while k < insns.len() && arch.insn_addr(&insns[k]) <= a {
+            while k < insns.len() && insns.addr(arch, k) <= a {
                 k += 1;
             }
             let i = k;
             i > 0
-                && arch.insn_addr(&insns[i - 1]) != a
-                && arch.insn_end(&insns[i - 1]) > a
-                && arch.is_padding(&insns[i - 1])
+                && insns.addr(arch, i - 1) != a
+                && insns.end(arch, i - 1) > a
+                && insns
+                    .slice(arch, &ctx, i - 1, i, &mut scratch)
+                    .first()
+                    .is_some_and(|x| arch.is_padding(x))
         })
         .collect();
     for a in misaligned {
-        let i = insns.partition_point(|x| arch.insn_addr(x) <= a);
-        let to = arch.insn_end(&insns[i - 1]);
+        let i = insns.first_after(arch, a);
+        let to = insns.end(arch, i - 1);
         if let Some(mut st) = starts.remove(&a) {
             if st.extent_end.is_some_and(|e| e <= to) {
                 st.extent_end = None;
@@ -290,20 +306,6 @@ pub(crate) fn analyze_with<A: Arch>(
 
     phase("starts");
     // 3. What the code and the data reference.
-    let mut branches: Vec<(u64, u64, BranchKind)> = Vec::new();
-    let mut code_taken: Vec<(u64, u64)> = Vec::new(); // (instruction address, code address taken)
-    for i in &insns {
-        let r = arch.insn_refs(&ctx, i);
-        let at = arch.insn_addr(i);
-        if let Some((t, k)) = r.branch {
-            if ctx.is_code(t) {
-                branches.push((at, t, k));
-            }
-        }
-        for a in r.code_addrs {
-            code_taken.push((at, a));
-        }
-    }
     // In address order, so that each round finds their functions in one pass.
     branches.sort_unstable_by_key(|b| b.0);
     code_taken.sort_unstable();
@@ -333,9 +335,9 @@ pub(crate) fn analyze_with<A: Arch>(
     // The plan of the round that found no new start is the final one.
     let mut settled: Option<(Vec<(u64, Option<u64>, u64)>, HashSet<u64>)> = None;
     for _round in 0..MAX_ROUNDS {
-        let plan = plan_functions(&starts, &ranges, arch, &insns);
+        let plan = plan_functions(&starts, &ranges, arch, &ctx, &insns);
         phase("  round plan");
-        let data_like = implausible_functions(arch, &plan, &starts, &insns);
+        let data_like = implausible_functions(arch, &ctx, &plan, &starts, &insns);
         phase("  round implausible");
         let from_code = |f: Option<usize>| f.is_none_or(|i| !data_like.contains(&plan[i].0));
         interior.clear();
@@ -406,8 +408,8 @@ pub(crate) fn analyze_with<A: Arch>(
     let (plan, data_like) = match settled {
         Some(p) => p,
         None => {
-            let plan = plan_functions(&starts, &ranges, arch, &insns);
-            let data_like = implausible_functions(arch, &plan, &starts, &insns);
+            let plan = plan_functions(&starts, &ranges, arch, &ctx, &insns);
+            let data_like = implausible_functions(arch, &ctx, &plan, &starts, &insns);
             (plan, data_like)
         }
     };
@@ -451,11 +453,11 @@ pub(crate) fn analyze_with<A: Arch>(
         plans
             .iter()
             .map(|p| {
-                while k < insns.len() && arch.insn_addr(&insns[k]) < p.entry {
+                while k < insns.len() && insns.addr(arch, k) < p.entry {
                     k += 1;
                 }
                 let lo = k;
-                while k < insns.len() && arch.insn_addr(&insns[k]) < p.end {
+                while k < insns.len() && insns.addr(arch, k) < p.end {
                     k += 1;
                 }
                 (lo, k)
@@ -471,8 +473,9 @@ pub(crate) fn analyze_with<A: Arch>(
         }
         let (lo, hi) = bounds[fi];
         let own;
-        let slice: &[A::Insn] = if lo < insns.len() && arch.insn_addr(&insns[lo]) == p.entry {
-            &insns[lo..hi]
+        let mut buf = Vec::new();
+        let slice: &[A::Insn] = if lo < insns.len() && insns.addr(arch, lo) == p.entry {
+            insns.slice(arch, &ctx, lo, hi, &mut buf)
         } else {
             // The entry is not an instruction boundary of the linear sweep: decode it alone.
             let mut v = Vec::new();
@@ -666,7 +669,7 @@ pub(crate) fn analyze_with<A: Arch>(
     stats.full_dataflow = is_full.iter().filter(|f| **f).count() as u64;
 
     phase("dataflow");
-    arch.recycle_insn_buffer(insns);
+    insns.recycle(arch);
     // 6. Number functions and turn addresses into indexes.
     let all_data_refs: Vec<u64> = {
         let mut v: Vec<u64> = facts
@@ -898,7 +901,7 @@ pub(crate) fn analyze_with<A: Arch>(
         .filter_map(|(i, s)| index_of(s.value).map(|f| (i as u32, f)))
         .collect();
     exports.sort_unstable();
-    Ok(ObjectSummary {
+    let mut summary = ObjectSummary {
         entry: if ctx.is_code(elf.entry) {
             index_of(elf.entry)
         } else {
@@ -923,7 +926,9 @@ pub(crate) fn analyze_with<A: Arch>(
         exports,
         stats,
         warnings,
-    })
+    };
+    summary.shrink_to_fit();
+    Ok(summary)
 }
 
 fn in_got(elf: &ElfObject, addr: u64) -> bool {
@@ -1108,8 +1113,10 @@ fn plan_functions<A: Arch>(
     starts: &BTreeMap<u64, Start>,
     ranges: &[(u64, u64)],
     arch: &A,
-    insns: &[A::Insn],
+    ctx: &CodeContext<'_>,
+    insns: &Sweep<A::Insn>,
 ) -> Vec<(u64, Option<u64>, u64)> {
+    let mut scratch = Vec::new();
     let range_end = |a: u64| {
         ranges
             .iter()
@@ -1135,17 +1142,21 @@ fn plan_functions<A: Arch>(
         let first = out.partition_point(|f| f.0 < rs);
         let mut idx = first;
         // The gaps of a range come in ascending order: one cursor over the instructions.
-        let mut k = insns.partition_point(|i| arch.insn_addr(i) < rs);
+        let mut k = insns.first_from(arch, rs);
         while cur < re {
             let next_start = out.get(idx).map(|f| f.0).filter(|&s| s < re).unwrap_or(re);
             if next_start > cur
                 && !{
-                    while k < insns.len() && arch.insn_addr(&insns[k]) < cur {
+                    while k < insns.len() && insns.addr(arch, k) < cur {
                         k += 1;
                     }
-                    insns[k..]
+                    let mut hi = k;
+                    while hi < insns.len() && insns.addr(arch, hi) < next_start {
+                        hi += 1;
+                    }
+                    insns
+                        .slice(arch, ctx, k, hi, &mut scratch)
                         .iter()
-                        .take_while(|i| arch.insn_addr(i) < next_start)
                         .all(|i| arch.is_padding(i))
                 }
             {
@@ -1216,15 +1227,17 @@ fn noreturn_functions<A: Arch>(
     arch: &A,
     ctx: &CodeContext<'_>,
     plan: &[(u64, Option<u64>, u64)],
-    insns: &[A::Insn],
+    insns: &Sweep<A::Insn>,
 ) -> HashSet<u64> {
+    let mut scratch = Vec::new();
     let exits: Vec<(u64, FnExits)> = plan
         .iter()
         .map(|(entry, _, end)| {
-            let lo = insns.partition_point(|i| arch.insn_addr(i) < *entry);
-            let hi = insns.partition_point(|i| arch.insn_addr(i) < *end);
-            let aligned = lo < insns.len() && arch.insn_addr(&insns[lo]) == *entry;
-            let mut e = arch.exits(ctx, &insns[lo..hi.max(lo)], *entry, *end);
+            let lo = insns.first_from(arch, *entry);
+            let hi = insns.first_from(arch, *end);
+            let aligned = lo < insns.len() && insns.addr(arch, lo) == *entry;
+            let code = insns.slice(arch, ctx, lo, hi.max(lo), &mut scratch);
+            let mut e = arch.exits(ctx, code, *entry, *end);
             if !aligned || lo == hi {
                 e.returns = true;
             }
@@ -1262,11 +1275,13 @@ fn noreturn_functions<A: Arch>(
 /// straight-line instructions are not plausible code: data tables inside code sections.
 fn implausible_functions<A: Arch>(
     arch: &A,
+    ctx: &CodeContext<'_>,
     plan: &[(u64, Option<u64>, u64)],
     starts: &BTreeMap<u64, Start>,
-    insns: &[A::Insn],
+    insns: &Sweep<A::Insn>,
 ) -> HashSet<u64> {
     let mut out = HashSet::new();
+    let mut scratch = Vec::new();
     for (entry, _, end) in plan {
         let trusted = starts.get(entry).is_some_and(|s| {
             matches!(
@@ -1282,10 +1297,10 @@ fn implausible_functions<A: Arch>(
         if trusted {
             continue;
         }
-        let lo = insns.partition_point(|i| arch.insn_addr(i) < *entry);
-        let hi = insns.partition_point(|i| arch.insn_addr(i) < *end);
-        let aligned = lo < insns.len() && arch.insn_addr(&insns[lo]) == *entry;
-        if !aligned || !arch.plausible_code(&insns[lo..hi.max(lo)]) {
+        let lo = insns.first_from(arch, *entry);
+        let hi = insns.first_from(arch, *end);
+        let aligned = lo < insns.len() && insns.addr(arch, lo) == *entry;
+        if !aligned || !arch.plausible_code(insns.slice(arch, ctx, lo, hi.max(lo), &mut scratch)) {
             out.insert(*entry);
         }
     }

@@ -15,6 +15,7 @@ mod dataflow;
 mod discover;
 pub mod go;
 pub mod summary;
+mod sweep;
 
 use dockergate_elf::{machine, ElfObject};
 
@@ -72,7 +73,17 @@ impl std::error::Error for AnalysisError {}
 
 /// Analyses one object's code.
 pub fn analyze_object(data: &[u8], elf: &ElfObject) -> Result<ObjectSummary, AnalysisError> {
-    analyze_with_full(data, elf, &Default::default())
+    analyze_with_full(data, elf, &Default::default(), sweep::COMPACT_ABOVE)
+}
+
+/// [`analyze_object`] with the compact sweep whatever the code's size (what very large objects
+/// get): for tests that both forms give the same summary.
+#[doc(hidden)]
+pub fn analyze_object_compact_sweep(
+    data: &[u8],
+    elf: &ElfObject,
+) -> Result<ObjectSummary, AnalysisError> {
+    analyze_with_full(data, elf, &Default::default(), 0)
 }
 
 /// Completes a summary: runs the data flow of the functions `funcs` (indexes into
@@ -97,17 +108,18 @@ pub fn complete_functions(
             .filter_map(|&i| summary.functions.get(i as usize))
             .map(|f| f.entry),
     );
-    analyze_with_full(data, elf, &force)
+    analyze_with_full(data, elf, &force, sweep::COMPACT_ABOVE)
 }
 
 fn analyze_with_full(
     data: &[u8],
     elf: &ElfObject,
     force_full: &std::collections::HashSet<u64>,
+    compact_above: u64,
 ) -> Result<ObjectSummary, AnalysisError> {
     match (elf.machine, elf.class) {
         (machine::X86_64, 64) => {
-            discover::analyze_with(&arch::x86_64::X86_64, data, elf, force_full)
+            discover::analyze_with(&arch::x86_64::X86_64, data, elf, force_full, compact_above)
         }
         (m, c) => Err(AnalysisError::UnsupportedMachine(format!(
             "{} ({c}-bit)",

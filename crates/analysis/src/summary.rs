@@ -231,6 +231,36 @@ pub struct ObjectSummary {
 }
 
 impl ObjectSummary {
+    /// Gives back the spare capacity of every vector: summaries of a whole image stay in
+    /// memory together (what a deserialised summary takes, not what building it reserved).
+    pub fn shrink_to_fit(&mut self) {
+        for f in &mut self.functions {
+            for c in &mut f.calls {
+                for (_, v) in &mut c.args {
+                    v.atoms.shrink_to_fit();
+                }
+                c.args.shrink_to_fit();
+                c.strings.shrink_to_fit();
+            }
+            f.calls.shrink_to_fit();
+            f.syscalls.shrink_to_fit();
+            f.addr_taken.shrink_to_fit();
+            f.symbols_taken.shrink_to_fit();
+            f.global_stores.shrink_to_fit();
+            f.data_refs.shrink_to_fit();
+        }
+        self.functions.shrink_to_fit();
+        for r in &mut self.regions {
+            r.functions.shrink_to_fit();
+            r.regions.shrink_to_fit();
+        }
+        self.regions.shrink_to_fit();
+        for c in &mut self.callers {
+            c.shrink_to_fit();
+        }
+        self.callers.shrink_to_fit();
+    }
+
     /// The function whose range holds `addr`.
     pub fn function_at(&self, addr: u64) -> Option<u32> {
         let i = self.functions.partition_point(|f| f.entry <= addr);

@@ -269,7 +269,20 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn lap(&self, what: &str) {
         if self.timing {
-            eprintln!("[timing] {what}: {:?}", self.t0.elapsed());
+            // Resident memory now and at its peak (Linux).
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let field = |k: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(k))
+                    .map_or(String::new(), |v| v.trim().to_string())
+            };
+            eprintln!(
+                "[timing] {what}: {:?} (rss {}, peak {})",
+                self.t0.elapsed(),
+                field("VmRSS:"),
+                field("VmHWM:")
+            );
         }
     }
 }
