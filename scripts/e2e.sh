@@ -2,6 +2,9 @@
 # e2e.sh: end-to-end checks with the real CLI, real images and real containers (podman + runc):
 #   - nginx: its image-scope profile lets nginx serve the corpus workload (run-under-profile PASS);
 #   - base: its image-scope profile denies nothing in the image's battery of 400 commands;
+#   - nginx, redis, python3: their image-scope profiles deny nothing in base's battery followed by
+#     the server's or interpreter's own (tests/batteries: nginx reloads and upgrades its binary,
+#     redis persists, replicates and benchmarks, python3 runs its standard library's system calls);
 #   - javaweb, nodeweb, caddy, memcached (tests/fixtures/server-images.sh): servers of other kinds
 #     serve their workloads under their image-scope profiles (JNI functions found with dlsym in a
 #     library another ELF needs; pkey_alloc found with dlsym by V8; a Go binary with big frames; an
@@ -14,7 +17,7 @@ out=$root/target/e2e
 bin=$root/target/release/dockergate
 mkdir -p "$out"
 cargo build --release --manifest-path "$root/Cargo.toml" --bin dockergate
-"$corpus/build-corpus.sh" "$out" nginx base
+"$corpus/build-corpus.sh" "$out" nginx base redis python3
 export CORPUS_EXTRA=$root/tests/fixtures/server-images.sh
 "$corpus/build-corpus.sh" "$out" javaweb nodeweb caddy memcached
 fail=0
@@ -23,6 +26,11 @@ fail=0
 "$bin" profile "docker-archive:$out/base.docker.tar" -o "$out/base.json" --evidence "$out/base.evidence.json"
 "$corpus/run-under-profile.sh" base "$out/base.docker.tar" "$out/base.json" || fail=1
 "$corpus/battery.sh" base "$out/base.docker.tar" "$out/base.json" | tail -n 1 || fail=1
+"$corpus/battery.sh" nginx "$out/nginx.docker.tar" "$out/nginx.json" "$root/tests/batteries/nginx.sh" | tail -n 1 || fail=1
+for img in redis python3; do
+  "$bin" profile "docker-archive:$out/$img.docker.tar" -o "$out/$img.json" --evidence "$out/$img.evidence.json"
+  "$corpus/battery.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" "$root/tests/batteries/$img.sh" | tail -n 1 || fail=1
+done
 for img in javaweb nodeweb caddy memcached; do
   "$bin" profile "docker-archive:$out/$img.docker.tar" -o "$out/$img.json" --evidence "$out/$img.evidence.json"
   "$corpus/run-under-profile.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" || fail=1
