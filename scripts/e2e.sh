@@ -2,10 +2,11 @@
 # e2e.sh: end-to-end checks with the real CLI, real images and real containers (podman + runc):
 #   - nginx: its image-scope profile lets nginx serve the corpus workload (run-under-profile PASS);
 #   - base: its image-scope profile denies nothing in the image's battery of 400 commands;
-#   - nginx, redis, python3, nodeweb: their image-scope profiles deny nothing in base's battery followed by
+#   - nginx, redis, python3, nodeweb, javaweb: their image-scope profiles deny nothing in base's battery followed by
 #     the server's or interpreter's own (tests/batteries: nginx reloads and upgrades its binary,
 #     redis persists, replicates and benchmarks, python3 and node run their standard libraries'
-#     system calls);
+#     system calls, the JVM runs a program compiled there under every collector, and jcmd & co
+#     attach to it);
 #   - javaweb, nodeweb, caddy, memcached (tests/fixtures/server-images.sh): servers of other kinds
 #     serve their workloads under their image-scope profiles (JNI functions found with dlsym in a
 #     library another ELF needs; pkey_alloc found with dlsym by V8; a Go binary with big frames; an
@@ -36,5 +37,7 @@ for img in javaweb nodeweb caddy memcached; do
   "$bin" profile "docker-archive:$out/$img.docker.tar" -o "$out/$img.json" --evidence "$out/$img.evidence.json"
   "$corpus/run-under-profile.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" || fail=1
 done
-"$corpus/battery.sh" nodeweb "$out/nodeweb.docker.tar" "$out/nodeweb.json" "$root/tests/batteries/nodeweb.sh" | tail -n 1 || fail=1
+for img in nodeweb javaweb; do
+  "$corpus/battery.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" "$root/tests/batteries/$img.sh" | tail -n 1 || fail=1
+done
 [ $fail -eq 0 ] && echo "e2e: all passed" || { echo "e2e: FAILED" >&2; exit 1; }
