@@ -1233,12 +1233,9 @@ fn noreturn_functions<A: Arch>(
     let exits: Vec<(u64, FnExits)> = plan
         .iter()
         .map(|(entry, _, end)| {
-            let lo = insns.first_from(arch, *entry);
-            let hi = insns.first_from(arch, *end);
-            let aligned = lo < insns.len() && insns.addr(arch, lo) == *entry;
-            let code = insns.slice(arch, ctx, lo, hi.max(lo), &mut scratch);
+            let (aligned, code) = insns.span(arch, ctx, *entry, *end, &mut scratch);
             let mut e = arch.exits(ctx, code, *entry, *end);
-            if !aligned || lo == hi {
+            if !aligned || code.is_empty() {
                 e.returns = true;
             }
             (*entry, e)
@@ -1297,10 +1294,8 @@ fn implausible_functions<A: Arch>(
         if trusted {
             continue;
         }
-        let lo = insns.first_from(arch, *entry);
-        let hi = insns.first_from(arch, *end);
-        let aligned = lo < insns.len() && insns.addr(arch, lo) == *entry;
-        if !aligned || !arch.plausible_code(insns.slice(arch, ctx, lo, hi.max(lo), &mut scratch)) {
+        let (aligned, code) = insns.span(arch, ctx, *entry, *end, &mut scratch);
+        if !aligned || !arch.plausible_code(code) {
             out.insert(*entry);
         }
     }

@@ -165,6 +165,23 @@ impl<I: Clone> Sweep<I> {
         buf
     }
 
+    /// The sweep's instructions in [`start`, `end`) (borrowed, or decoded again into `buf`),
+    /// and whether the first of them begins at `start` (a function entry on an instruction
+    /// boundary of the sweep).
+    pub(crate) fn span<'s, A: Arch<Insn = I>>(
+        &'s self,
+        arch: &A,
+        ctx: &CodeContext<'_>,
+        start: u64,
+        end: u64,
+        buf: &'s mut Vec<I>,
+    ) -> (bool, &'s [I]) {
+        let lo = self.first_from(arch, start);
+        let hi = self.first_from(arch, end);
+        let aligned = lo < self.len() && self.addr(arch, lo) == start;
+        (aligned, self.slice(arch, ctx, lo, hi, buf))
+    }
+
     /// Gives the instruction buffer back for the next object.
     pub(crate) fn recycle<A: Arch<Insn = I>>(self, arch: &A) {
         if let Some(v) = self.insns {

@@ -726,11 +726,10 @@ impl<'a> ProgramGraph<'a> {
         out
     }
 
-    /// Values of location `loc` at the entry of `f`, over every reachable call site.
-    /// The values parameter `loc` of `f` takes, solved with the (function, location) pairs it
-    /// depends on: a worklist over the dependency graph, to the least fixed point (values only
-    /// grow, `unknown` only turns on, so it ends). Pairs solved by an earlier call are final
-    /// (`settled`) and only read.
+    /// The values location `loc` holds at the entry of `f` over every reachable call site,
+    /// solved with the (function, location) pairs it depends on: a worklist over the dependency
+    /// graph, to the least fixed point (values only grow, `unknown` only turns on, so it ends).
+    /// Pairs solved by an earlier call are final (`settled`) and only read.
     fn resolve_param(&self, params: &mut ParamState<'a>, f: FnId, loc: Loc) -> Resolved {
         let root = Self::key(f, loc);
         if params.settled.contains(&root) {
@@ -740,17 +739,12 @@ impl<'a> ProgramGraph<'a> {
                 .cloned()
                 .unwrap_or_else(Resolved::unknown);
         }
-        if params.index.is_none() {
-            params.index = Some(self.param_index());
-        }
         let ParamState {
             memo,
             settled,
             index,
         } = params;
-        let Some(index) = index.as_ref() else {
-            return Resolved::unknown();
-        };
+        let index = &*index.get_or_insert_with(|| self.param_index());
         // Who reads each pair: recomputed when it changes.
         let mut readers: HashMap<(FnId, Loc), BTreeSet<(FnId, Loc)>> = HashMap::new();
         let mut solving: BTreeSet<(FnId, Loc)> = BTreeSet::from([root]);
@@ -864,7 +858,7 @@ impl<'a> ProgramGraph<'a> {
         &self,
         index: &ParamIndex<'a>,
         memo: &HashMap<(FnId, Loc), Resolved>,
-        demanded: &mut BTreeSet<(FnId, Loc)>,
+        reads: &mut BTreeSet<(FnId, Loc)>,
         f: FnId,
         loc: Loc,
     ) -> Resolved {
@@ -900,11 +894,9 @@ impl<'a> ProgramGraph<'a> {
                 }
                 return r;
             }
-            Loc::Global(g, size) => {
-                return self.compute_global(index, memo, demanded, f.obj, g, size)
-            }
+            Loc::Global(g, size) => return self.compute_global(index, memo, reads, f.obj, g, size),
             Loc::GlobalDeref(g, k) => {
-                return self.compute_global_deref(index, memo, demanded, f.obj, g, k)
+                return self.compute_global_deref(index, memo, reads, f.obj, g, k)
             }
             _ => {}
         }
@@ -957,7 +949,7 @@ impl<'a> ProgramGraph<'a> {
                         Atom::Param(l2) => {
                             // Only the values: an unknown here is not meant for this function.
                             let mut sub = Resolved::default();
-                            Self::absorb(memo, demanded, &mut sub, g, l2, site);
+                            Self::absorb(memo, reads, &mut sub, g, l2, site);
                             for c in sub.values {
                                 if r.values.insert(c) {
                                     r.origin
@@ -1019,7 +1011,7 @@ impl<'a> ProgramGraph<'a> {
                         match a {
                             Atom::Param(Loc::Reg(r2)) => Self::absorb(
                                 memo,
-                                demanded,
+                                reads,
                                 &mut r,
                                 caller,
                                 Loc::RegDeref(r2, k),
@@ -1027,7 +1019,7 @@ impl<'a> ProgramGraph<'a> {
                             ),
                             Atom::Param(Loc::Global(g, 8)) => Self::absorb(
                                 memo,
-                                demanded,
+                                reads,
                                 &mut r,
                                 caller,
                                 Loc::GlobalDeref(g, k),
@@ -1050,7 +1042,7 @@ impl<'a> ProgramGraph<'a> {
                             r.origin.entry(c).or_insert(site);
                         }
                     }
-                    Atom::Param(l2) => Self::absorb(memo, demanded, &mut r, caller, l2, site),
+                    Atom::Param(l2) => Self::absorb(memo, reads, &mut r, caller, l2, site),
                 }
             }
         }
@@ -1111,7 +1103,7 @@ impl<'a> ProgramGraph<'a> {
         &self,
         index: &ParamIndex<'a>,
         memo: &HashMap<(FnId, Loc), Resolved>,
-        demanded: &mut BTreeSet<(FnId, Loc)>,
+        reads: &mut BTreeSet<(FnId, Loc)>,
         obj: u32,
         g: u64,
         size: u8,
@@ -1151,7 +1143,7 @@ impl<'a> ProgramGraph<'a> {
                     Atom::Const(c) => {
                         r.values.insert(c);
                     }
-                    Atom::Param(l) => Self::absorb(memo, demanded, &mut r, f, l, (f, 0)),
+                    Atom::Param(l) => Self::absorb(memo, reads, &mut r, f, l, (f, 0)),
                 }
             }
         }
@@ -1164,7 +1156,7 @@ impl<'a> ProgramGraph<'a> {
         &self,
         index: &ParamIndex<'a>,
         memo: &HashMap<(FnId, Loc), Resolved>,
-        demanded: &mut BTreeSet<(FnId, Loc)>,
+        reads: &mut BTreeSet<(FnId, Loc)>,
         obj: u32,
         g: u64,
         k: i32,
@@ -1211,10 +1203,10 @@ impl<'a> ProgramGraph<'a> {
                 match *a {
                     Atom::Const(0) => {}
                     Atom::Param(Loc::Reg(reg)) => {
-                        Self::absorb(memo, demanded, &mut r, f, Loc::RegDeref(reg, k), (f, 0))
+                        Self::absorb(memo, reads, &mut r, f, Loc::RegDeref(reg, k), (f, 0))
                     }
                     Atom::Param(Loc::Global(g2, 8)) => {
-                        Self::absorb(memo, demanded, &mut r, f, Loc::GlobalDeref(g2, k), (f, 0))
+                        Self::absorb(memo, reads, &mut r, f, Loc::GlobalDeref(g2, k), (f, 0))
                     }
                     _ => r.unknown = true,
                 }
