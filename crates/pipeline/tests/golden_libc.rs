@@ -34,11 +34,13 @@ fn rootfs(extra: &[(&str, &Path)]) -> Option<tempfile::TempDir> {
     Some(dir)
 }
 
-/// `lib{name}.so` in `dir`, compiled from the C text `src` (None, said, without gcc).
-fn shared_library(dir: &Path, name: &str, src: &str) -> Option<std::path::PathBuf> {
-    let c = dir.join(format!("{name}.c"));
+/// A rootfs as [`rootfs`] gives, with `/usr/lib/lib{name}.so` compiled from the C text `src`
+/// (None, said, without gcc).
+fn rootfs_with_library(name: &str, src: &str) -> Option<tempfile::TempDir> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let c = tmp.path().join(format!("{name}.c"));
     std::fs::write(&c, src).expect("write");
-    let so = dir.join(format!("lib{name}.so"));
+    let so = tmp.path().join(format!("lib{name}.so"));
     let ok = std::process::Command::new("gcc")
         .args(["-O2", "-shared", "-fPIC", "-o"])
         .arg(&so)
@@ -50,7 +52,7 @@ fn shared_library(dir: &Path, name: &str, src: &str) -> Option<std::path::PathBu
         eprintln!("skipped: gcc is not available");
         return None;
     }
-    Some(so)
+    rootfs(&[(&format!("/usr/lib/lib{name}.so"), &so)])
 }
 
 /// Syscall names reachable from calling `exports` of the library at `lib` (an image path).
@@ -136,11 +138,7 @@ fn wrappers_passing_constants_to_syscall_resolve_to_them() {
         __attribute__((noinline)) long by_struct(const struct req *r) { return syscall(r->nr); }
         long use_struct(void) { struct req q = { (long)&q, SYS_geteuid }; return by_struct(&q); }
     "#;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(so) = shared_library(tmp.path(), "w", src) else {
-        return;
-    };
-    let Some(root) = rootfs(&[("/usr/lib/libw.so", &so)]) else {
+    let Some(root) = rootfs_with_library("w", src) else {
         return;
     };
     assert_eq!(
@@ -178,11 +176,7 @@ fn a_function_looked_up_by_constant_name_is_reachable() {
         }
         int nothing(void) { return 0; }
     "#;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(so) = shared_library(tmp.path(), "k", src) else {
-        return;
-    };
-    let Some(root) = rootfs(&[("/usr/lib/libk.so", &so)]) else {
+    let Some(root) = rootfs_with_library("k", src) else {
         return;
     };
     let (names, _) = reach(root.path(), "/usr/lib/libk.so", &["protect"]);
@@ -205,11 +199,7 @@ fn a_number_passed_around_a_cycle_of_calls_resolves_to_what_enters_it() {
         long ring_one(int d) { return ping(SYS_getppid, d); }
         long ring_two(int d) { return pong(SYS_getpgrp, d) + ping(0x7fff1234, d); }
     "#;
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(so) = shared_library(tmp.path(), "ring", src) else {
-        return;
-    };
-    let Some(root) = rootfs(&[("/usr/lib/libring.so", &so)]) else {
+    let Some(root) = rootfs_with_library("ring", src) else {
         return;
     };
     let (names, r) = reach(root.path(), "/usr/lib/libring.so", &["ring_one"]);

@@ -211,6 +211,7 @@ impl Profile {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn restart_syscall_comes_with_the_calls_the_kernel_restarts() {
@@ -231,8 +232,6 @@ mod tests {
             vec![(SyscallTable::I386, "restart_syscall", "nanosleep")]
         );
     }
-
-    use super::*;
 
     #[test]
     fn names_come_from_the_kernel_tables() {
