@@ -19,7 +19,7 @@ out=$root/target/e2e
 bin=$root/target/release/dockergate
 mkdir -p "$out"
 cargo build --release --manifest-path "$root/Cargo.toml" --bin dockergate
-"$corpus/build-corpus.sh" "$out" nginx base redis python3
+"$corpus/build-corpus.sh" "$out" nginx base
 export CORPUS_EXTRA=$root/tests/fixtures/server-images.sh
 "$corpus/build-corpus.sh" "$out" javaweb nodeweb caddy memcached
 fail=0
@@ -28,16 +28,11 @@ fail=0
 "$bin" profile "docker-archive:$out/base.docker.tar" -o "$out/base.json" --evidence "$out/base.evidence.json"
 "$corpus/run-under-profile.sh" base "$out/base.docker.tar" "$out/base.json" || fail=1
 "$corpus/battery.sh" base "$out/base.docker.tar" "$out/base.json" | tail -n 1 || fail=1
-"$corpus/battery.sh" nginx "$out/nginx.docker.tar" "$out/nginx.json" "$root/tests/batteries/nginx.sh" | tail -n 1 || fail=1
-for img in redis python3; do
-  "$bin" profile "docker-archive:$out/$img.docker.tar" -o "$out/$img.json" --evidence "$out/$img.evidence.json"
-  "$corpus/battery.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" "$root/tests/batteries/$img.sh" | tail -n 1 || fail=1
-done
 for img in javaweb nodeweb caddy memcached; do
   "$bin" profile "docker-archive:$out/$img.docker.tar" -o "$out/$img.json" --evidence "$out/$img.evidence.json"
   "$corpus/run-under-profile.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" || fail=1
 done
-for img in nodeweb javaweb; do
-  "$corpus/battery.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" "$root/tests/batteries/$img.sh" | tail -n 1 || fail=1
-done
+# The batteries of tests/batteries (scripts/batteries.sh builds redis and python3, and profiles
+# each image again: the same profiles as above).
+"$root/scripts/batteries.sh" nginx redis python3 nodeweb javaweb || fail=1
 [ $fail -eq 0 ] && echo "e2e: all passed" || { echo "e2e: FAILED" >&2; exit 1; }
