@@ -137,10 +137,17 @@ struct Pending {
     /// Keys whose stored value was damaged: overwritten, not kept.
     replace: Vec<(Key, Vec<u8>)>,
     bytes: usize,
+    /// A writer thread ([`Cache::write_behind`]) takes queued results as they come.
+    writer: bool,
+    /// The writer is asked to write what is left and stop.
+    closing: bool,
 }
 
-/// Pending results are written once they reach this size (and at [`Cache::finish`]).
+/// Pending results are written by the caller once they reach this size (and at
+/// [`Cache::finish`]): the bound on what waits in memory when no writer keeps up.
 const FLUSH_BYTES: usize = 32 << 20;
+/// The writer thread wakes up once this much is queued.
+const WRITE_BEHIND_BYTES: usize = 1 << 20;
 /// Damaged entries reported one by one; beyond that only counted.
 const CORRUPT_REPORTED: u64 = 3;
 
@@ -193,6 +200,8 @@ pub struct Cache {
     /// Program results found damaged in this run: written again in their place.
     damaged_programs: Mutex<HashSet<Key>>,
     pending: Mutex<Pending>,
+    /// Signalled when the writer thread has something to do.
+    pending_ready: Condvar,
     counters: Counters,
     prefetch_stats: Mutex<Stats>,
     warnings: Mutex<Vec<String>>,
@@ -253,6 +262,7 @@ impl Cache {
             served: Mutex::new(HashMap::new()),
             damaged_programs: Mutex::new(HashSet::new()),
             pending: Mutex::new(Pending::default()),
+            pending_ready: Condvar::new(),
             counters: Counters::default(),
             prefetch_stats: Mutex::new(Stats::default()),
             warnings: Mutex::new(warnings),
@@ -653,7 +663,7 @@ impl Cache {
             self.counters.not_written.fetch_add(1, Relaxed);
             return;
         }
-        let full = {
+        let (full, wake) = {
             let mut p = lock(&self.pending);
             p.bytes += value.len();
             if replace {
@@ -661,11 +671,54 @@ impl Cache {
             } else {
                 p.rows.push((key, value));
             }
-            p.bytes >= FLUSH_BYTES
+            (
+                p.bytes >= FLUSH_BYTES,
+                p.writer && p.bytes >= WRITE_BEHIND_BYTES,
+            )
         };
+        if wake {
+            self.pending_ready.notify_one();
+        }
         if full {
             self.flush();
         }
+    }
+
+    /// Announces a writer thread: from now on results are written by [`Cache::write_behind`]
+    /// as they come, until [`Cache::stop_writing`]. Call before starting it on another thread.
+    pub fn begin_write_behind(&self) {
+        let mut p = lock(&self.pending);
+        p.writer = true;
+        p.closing = false;
+    }
+
+    /// The writer thread's work: writes queued results in batches while the analysis goes on
+    /// (so that writing, and the disk's flushes, overlap it), and what is left once
+    /// [`Cache::stop_writing`] is called; then returns.
+    pub fn write_behind(&self) {
+        loop {
+            let closing = {
+                let mut p = lock(&self.pending);
+                while !p.closing && p.bytes < WRITE_BEHIND_BYTES {
+                    p = self
+                        .pending_ready
+                        .wait(p)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                p.closing
+            };
+            self.flush();
+            if closing {
+                break;
+            }
+        }
+        lock(&self.pending).writer = false;
+    }
+
+    /// Asks the writer thread to write what is left and stop.
+    pub fn stop_writing(&self) {
+        lock(&self.pending).closing = true;
+        self.pending_ready.notify_all();
     }
 
     /// A whole result stored under `content` (a digest of everything it depends on, made by
@@ -708,11 +761,11 @@ impl Cache {
 
     /// Writes the results queued so far.
     pub fn flush(&self) {
-        let Pending {
-            mut rows,
-            mut replace,
-            ..
-        } = std::mem::take(&mut *lock(&self.pending));
+        let (mut rows, mut replace) = {
+            let mut p = lock(&self.pending);
+            p.bytes = 0;
+            (std::mem::take(&mut p.rows), std::mem::take(&mut p.replace))
+        };
         if rows.is_empty() && replace.is_empty() {
             return;
         }

@@ -42,6 +42,28 @@ fn cold_then_warm_sqlite() {
     cold_then_warm(&sqlite(&d.path().join("sub/dir/cache.db")));
 }
 
+/// Results written by a writer thread while the analysis goes on (as the CLI runs it) are all
+/// stored: the next run takes every object from the cache.
+#[test]
+fn results_written_behind_the_analysis_are_all_kept() {
+    let d = tmp();
+    let loc = sqlite(&d.path().join("cache.db"));
+    let n = objects().len() as u64;
+    let (cache, warnings) = open(&loc);
+    cache.begin_write_behind();
+    std::thread::scope(|s| {
+        s.spawn(|| cache.write_behind());
+        ask_all(&cache);
+        cache.stop_writing();
+    });
+    let stats = cache.finish("behind");
+    assert_eq!((stats.misses, stats.written), (n, n));
+    drop(cache);
+    assert!(warnings.lock().unwrap().is_empty());
+    let (h, m, w) = run(&loc, "warm");
+    assert_eq!((h, m), (n, 0), "{w:?}");
+}
+
 #[test]
 fn two_threads_write_at_once() {
     let d = tmp();

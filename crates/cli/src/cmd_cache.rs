@@ -273,13 +273,20 @@ impl Session {
         let result = match &cache {
             Some(c) => {
                 c.begin_prefetch();
+                c.begin_write_behind();
                 std::thread::scope(|s| {
                     std::thread::Builder::new()
                         .name("cache-prefetch".into())
                         .spawn_scoped(s, || c.prefetch(&image.image.fs, &image.catalog))
                         .map(|_| ())
                         .unwrap_or_else(|_| c.prefetch(&image.image.fs, &image.catalog));
-                    f(&progress)
+                    // Without a writer thread, results are written as the queue fills up.
+                    let _ = std::thread::Builder::new()
+                        .name("cache-writer".into())
+                        .spawn_scoped(s, || c.write_behind());
+                    let result = f(&progress);
+                    c.stop_writing();
+                    result
                 })
             }
             None => f(&progress),
