@@ -56,7 +56,7 @@ fn main() {
         .iter()
         .flat_map(|s| &s.functions)
         .flat_map(|f| &f.calls)
-        .map(|c| c.args.len())
+        .map(|c| c.args().len())
         .sum();
     let named: usize = decoded
         .iter()

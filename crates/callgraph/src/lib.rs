@@ -596,7 +596,7 @@ impl<'a> ProgramGraph<'a> {
             return;
         }
         let names: Vec<&'a str> = call
-            .strings
+            .strings()
             .iter()
             .filter(|(loc, _)| *loc == Loc::Reg(6))
             .map(|(_, name)| name.as_str())
@@ -877,7 +877,7 @@ impl<'a> ProgramGraph<'a> {
                     }
                     Some(c) => {
                         let named: Vec<u64> = c
-                            .strings
+                            .strings()
                             .iter()
                             .filter_map(|(_, s)| self.syscall_names.number(s))
                             .collect();
@@ -1311,7 +1311,7 @@ impl<'a> ProgramGraph<'a> {
                     object: self.object_path(obj).to_string(),
                     function: sm.function_name(f.func),
                     address: format!("{:#x}", c.addr),
-                    strings: c.strings.clone(),
+                    strings: c.strings().to_vec(),
                     unknown_args: [0u8, 6, 7, 2, 1, 8]
                         .iter()
                         .map(|&r| Loc::Reg(r))

@@ -2096,7 +2096,7 @@ fn arg_strings(c: &CallSite, reg: u8) -> Option<Vec<String>> {
         }
     }
     let strings: Vec<String> = c
-        .strings
+        .strings()
         .iter()
         .filter(|(l, _)| *l == Loc::Reg(reg))
         .map(|(_, s)| s.clone())
