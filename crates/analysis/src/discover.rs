@@ -144,7 +144,7 @@ pub(crate) fn analyze_with<A: Arch>(
         }
     };
     // 1. Decode every code range linearly, once, noting what the code references.
-    let mut branches: Vec<(u64, u64, BranchKind)> = Vec::new();
+    let mut branches = Branches::new(ranges.iter().map(|r| r.0).min().unwrap_or(0));
     let mut code_taken: Vec<(u64, u64)> = Vec::new(); // (instruction address, code address taken)
     let insns: Sweep<A::Insn> = Sweep::build(arch, &ctx, &ranges, compact_above, |window| {
         for i in window {
@@ -152,7 +152,7 @@ pub(crate) fn analyze_with<A: Arch>(
             let at = arch.insn_addr(i);
             if let Some((t, k)) = r.branch {
                 if ctx.is_code(t) {
-                    branches.push((at, t, k));
+                    branches.push(at, t, k);
                 }
             }
             for a in r.code_addrs {
@@ -307,7 +307,7 @@ pub(crate) fn analyze_with<A: Arch>(
     phase("starts");
     // 3. What the code and the data reference.
     // In address order, so that each round finds their functions in one pass.
-    branches.sort_unstable_by_key(|b| b.0);
+    branches.sort();
     code_taken.sort_unstable();
     let pointers = data_pointers(&ctx);
     let data_taken: Vec<u64> = {
@@ -362,7 +362,7 @@ pub(crate) fn analyze_with<A: Arch>(
             }
         };
         let mut cursor = FnCursor::new(&plan);
-        for &(src, t, k) in &branches {
+        for (src, t, k) in branches.iter() {
             let from = cursor.find(src);
             if !from_code(from) {
                 continue;
@@ -799,19 +799,21 @@ pub(crate) fn analyze_with<A: Arch>(
         let calls = f
             .calls
             .into_iter()
-            .map(|c| CallSite {
-                addr: c.addr,
-                target: match c.target {
-                    RawTarget::Addr(a) => {
-                        index_of(a).map_or(CallTarget::Indirect, CallTarget::Local)
-                    }
-                    RawTarget::Symbol(s) => CallTarget::Symbol(s),
-                    RawTarget::Indirect => CallTarget::Indirect,
-                },
-                tail: c.tail,
-                args: c.args,
-                args_known: c.args_known,
-                strings: c.strings,
+            .map(|c| {
+                CallSite::new(
+                    c.addr,
+                    match c.target {
+                        RawTarget::Addr(a) => {
+                            index_of(a).map_or(CallTarget::Indirect, CallTarget::Local)
+                        }
+                        RawTarget::Symbol(s) => CallTarget::Symbol(s),
+                        RawTarget::Indirect => CallTarget::Indirect,
+                    },
+                    c.tail,
+                    c.args_known,
+                    c.args,
+                    c.strings,
+                )
             })
             .collect();
         functions.push(Function {
@@ -1300,4 +1302,91 @@ fn implausible_functions<A: Arch>(
         }
     }
     out
+}
+
+/// The direct branches the sweep saw: (source, target, kind), sorted by source once decoding is
+/// done. 12 bytes each while both addresses lie within 4 GB above the lowest code address (every
+/// real object: libLLVM has 2.3 million branches, 28 MB less than with full addresses).
+enum Branches {
+    Near {
+        base: u64,
+        list: Vec<(u32, u32, BranchKind)>,
+    },
+    Far(Vec<(u64, u64, BranchKind)>),
+}
+
+impl Branches {
+    fn new(base: u64) -> Branches {
+        Branches::Near {
+            base,
+            list: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, src: u64, target: u64, kind: BranchKind) {
+        if let Branches::Near { base, list } = self {
+            let near = |a: u64| a.checked_sub(*base).and_then(|d| u32::try_from(d).ok());
+            if let (Some(s), Some(t)) = (near(src), near(target)) {
+                list.push((s, t, kind));
+                return;
+            }
+            let b = *base;
+            let far = list
+                .iter()
+                .map(|&(s, t, k)| (b + u64::from(s), b + u64::from(t), k))
+                .collect();
+            *self = Branches::Far(far);
+        }
+        if let Branches::Far(v) = self {
+            v.push((src, target, kind));
+        }
+    }
+
+    fn sort(&mut self) {
+        match self {
+            Branches::Near { list, .. } => list.sort_unstable_by_key(|b| b.0),
+            Branches::Far(v) => v.sort_unstable_by_key(|b| b.0),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, u64, BranchKind)> + '_ {
+        let (near, far) = match self {
+            Branches::Near { base, list } => (Some((*base, list)), None),
+            Branches::Far(v) => (None, Some(v)),
+        };
+        near.into_iter()
+            .flat_map(|(b, l)| {
+                l.iter()
+                    .map(move |&(s, t, k)| (b + u64::from(s), b + u64::from(t), k))
+            })
+            .chain(far.into_iter().flatten().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_keep_their_addresses_near_and_far() {
+        let mut b = Branches::new(0x1000);
+        b.push(0x2000, 0x1800, BranchKind::Call);
+        b.push(0x1500, 0x1000, BranchKind::CondJump);
+        assert!(matches!(b, Branches::Near { .. }));
+        // A target more than 4 GB above the lowest code address (no real object has one).
+        b.push(0x1600, 0x2_0000_0000, BranchKind::Jump);
+        assert!(matches!(b, Branches::Far(_)));
+        b.push(0x1400, 0x1100, BranchKind::Jump);
+        b.sort();
+        let got: Vec<_> = b.iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                (0x1400, 0x1100, BranchKind::Jump),
+                (0x1500, 0x1000, BranchKind::CondJump),
+                (0x1600, 0x2_0000_0000, BranchKind::Jump),
+                (0x2000, 0x1800, BranchKind::Call),
+            ]
+        );
+    }
 }

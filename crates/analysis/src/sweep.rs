@@ -2,8 +2,9 @@
 //!
 //! A decoded instruction takes 40 bytes (iced-x86), about eleven times its encoding: a 50 MB
 //! `.text` (libLLVM) would hold 560 MB of instructions at once. Above [`COMPACT_ABOVE`] bytes of
-//! code the sweep keeps only each instruction's address and length (9 bytes) and decodes the
-//! instructions of a function again when they are asked for. Decoding from an instruction
+//! code the sweep keeps only each instruction's address (as a 32-bit offset from the lowest code
+//! address) and length, 5 bytes, and decodes the instructions of a function again when they are
+//! asked for. Decoding from an instruction
 //! boundary of the sweep over the same bytes gives the same instructions, so both forms give
 //! the same analysis.
 
@@ -22,8 +23,9 @@ const MAX_INSN: usize = 15;
 pub(crate) struct Sweep<I> {
     /// Every instruction, when the code is small enough.
     insns: Option<Vec<I>>,
-    /// Otherwise each instruction's address and length.
-    addrs: Vec<u64>,
+    /// Otherwise each instruction's address (offset from `base`) and length.
+    base: u64,
+    offsets: Vec<u32>,
     lens: Vec<u8>,
 }
 
@@ -38,7 +40,10 @@ impl<I: Clone> Sweep<I> {
         mut visit: impl FnMut(&[I]),
     ) -> Self {
         let code: u64 = ranges.iter().map(|(s, e)| e - s).sum();
-        if code <= compact_above {
+        let base = ranges.iter().map(|r| r.0).min().unwrap_or(0);
+        // Code spread over more than 4 GB of addresses (no real object) is kept whole.
+        let offsets_fit = ranges.iter().all(|r| r.1 - base <= u64::from(u32::MAX));
+        if code <= compact_above || !offsets_fit {
             let mut insns = arch.insn_buffer();
             for &(s, e) in ranges {
                 if let Some(bytes) = ctx.code_bytes(s, e) {
@@ -48,13 +53,15 @@ impl<I: Clone> Sweep<I> {
             visit(&insns);
             return Sweep {
                 insns: Some(insns),
-                addrs: Vec::new(),
+                base: 0,
+                offsets: Vec::new(),
                 lens: Vec::new(),
             };
         }
         let mut sweep = Sweep {
             insns: None,
-            addrs: Vec::with_capacity((code / 3) as usize),
+            base,
+            offsets: Vec::with_capacity((code / 3) as usize),
             lens: Vec::with_capacity((code / 3) as usize),
         };
         let mut buf: Vec<I> = Vec::new();
@@ -85,7 +92,8 @@ impl<I: Clone> Sweep<I> {
                 }
                 for i in &buf[..kept] {
                     let a = arch.insn_addr(i);
-                    sweep.addrs.push(a);
+                    // Within the ranges, so within 4 GB of `base`.
+                    sweep.offsets.push((a - base) as u32);
                     sweep
                         .lens
                         .push(u8::try_from(arch.insn_end(i) - a).unwrap_or(u8::MAX));
@@ -100,21 +108,42 @@ impl<I: Clone> Sweep<I> {
     pub(crate) fn len(&self) -> usize {
         match &self.insns {
             Some(v) => v.len(),
-            None => self.addrs.len(),
+            None => self.offsets.len(),
+        }
+    }
+
+    /// The address of compactly swept instruction `k`.
+    fn compact_addr(&self, k: usize) -> u64 {
+        self.base + u64::from(self.offsets[k])
+    }
+
+    /// The first compactly swept instruction whose address is not below `a` (`at_or_after`) or
+    /// is above it.
+    fn compact_search(&self, a: u64, at_or_after: bool) -> usize {
+        let Some(off) = a.checked_sub(self.base) else {
+            return 0;
+        };
+        let Ok(off) = u32::try_from(off) else {
+            return self.offsets.len();
+        };
+        if at_or_after {
+            self.offsets.partition_point(|&x| x < off)
+        } else {
+            self.offsets.partition_point(|&x| x <= off)
         }
     }
 
     pub(crate) fn addr<A: Arch<Insn = I>>(&self, arch: &A, k: usize) -> u64 {
         match &self.insns {
             Some(v) => arch.insn_addr(&v[k]),
-            None => self.addrs[k],
+            None => self.compact_addr(k),
         }
     }
 
     pub(crate) fn end<A: Arch<Insn = I>>(&self, arch: &A, k: usize) -> u64 {
         match &self.insns {
             Some(v) => arch.insn_end(&v[k]),
-            None => self.addrs[k] + self.lens[k] as u64,
+            None => self.compact_addr(k) + self.lens[k] as u64,
         }
     }
 
@@ -122,7 +151,7 @@ impl<I: Clone> Sweep<I> {
     pub(crate) fn first_from<A: Arch<Insn = I>>(&self, arch: &A, a: u64) -> usize {
         match &self.insns {
             Some(v) => v.partition_point(|i| arch.insn_addr(i) < a),
-            None => self.addrs.partition_point(|&x| x < a),
+            None => self.compact_search(a, true),
         }
     }
 
@@ -130,7 +159,7 @@ impl<I: Clone> Sweep<I> {
     pub(crate) fn first_after<A: Arch<Insn = I>>(&self, arch: &A, a: u64) -> usize {
         match &self.insns {
             Some(v) => v.partition_point(|i| arch.insn_addr(i) <= a),
-            None => self.addrs.partition_point(|&x| x <= a),
+            None => self.compact_search(a, false),
         }
     }
 
@@ -153,10 +182,10 @@ impl<I: Clone> Sweep<I> {
         let mut k = lo;
         while k < hi {
             let mut j = k + 1;
-            while j < hi && self.end(arch, j - 1) == self.addrs[j] {
+            while j < hi && self.end(arch, j - 1) == self.compact_addr(j) {
                 j += 1;
             }
-            let (s, e) = (self.addrs[k], self.end(arch, j - 1));
+            let (s, e) = (self.compact_addr(k), self.end(arch, j - 1));
             if let Some(bytes) = ctx.code_bytes(s, e) {
                 arch.decode(bytes, s, buf);
             }
