@@ -221,6 +221,9 @@ pub struct ProgramGraph<'a> {
     args_needed: std::cell::RefCell<BTreeSet<FnId>>,
     /// The exported functions of the loaded objects by name (built at the first `dlsym`).
     exports_by_name: Option<HashMap<&'a str, Vec<(FnId, bool)>>>,
+    /// Per object: whether it calls `dlsym` or `dlvsym` (most do not: their calls need not be
+    /// named one by one).
+    calls_lookup: Vec<bool>,
 }
 
 impl<'a> ProgramGraph<'a> {
@@ -294,7 +297,11 @@ impl<'a> ProgramGraph<'a> {
             syscall_names,
             args_needed: Default::default(),
             exports_by_name: None,
+            calls_lookup: Vec::new(),
         };
+        g.calls_lookup = (0..summaries.len() as u32)
+            .map(|obj| g.calls_lookup_fn(obj))
+            .collect();
         let mut rtotal = 0;
         for s in summaries {
             g.region_base.push(rtotal);
@@ -381,6 +388,14 @@ impl<'a> ProgramGraph<'a> {
     fn make_region_live(&mut self, obj: u32, region: u32, by: Option<FnId>) {
         let summaries = self.summaries;
         let regions = &summaries[obj as usize].regions;
+        // Most references are to regions already live.
+        if self
+            .region_live
+            .get(self.region_base[obj as usize] + region as usize)
+            .is_none_or(|&live| live)
+        {
+            return;
+        }
         let mut stack = vec![region];
         while let Some(r) = stack.pop() {
             let g = self.region_base[obj as usize] + r as usize;
@@ -532,9 +547,10 @@ impl<'a> ProgramGraph<'a> {
                         self.indirect_call(f, c.addr)
                     }
                 }
-                if self
-                    .callee_name(f.obj, c.target)
-                    .is_some_and(|n| n == "dlsym" || n == "dlvsym")
+                if self.calls_lookup[f.obj as usize]
+                    && self
+                        .callee_name(f.obj, c.target)
+                        .is_some_and(|n| n == "dlsym" || n == "dlvsym")
                 {
                     self.looked_up(f, ci);
                 }
@@ -559,6 +575,19 @@ impl<'a> ProgramGraph<'a> {
             }
             // Falling off the end is recorded by the analysis as a tail call to the next address.
         }
+    }
+
+    /// Whether object `obj` calls `dlsym` or `dlvsym` (an import or a PLT stub of one).
+    fn calls_lookup_fn(&self, obj: u32) -> bool {
+        let sm = self.summary(obj);
+        let lookup = |n: &str| n == "dlsym" || n == "dlvsym";
+        sm.named_symbols.iter().any(|&s| {
+            self.callee_name(obj, CallTarget::Symbol(s))
+                .is_some_and(lookup)
+        }) || sm.named_functions.iter().any(|&t| {
+            self.callee_name(obj, CallTarget::Local(t))
+                .is_some_and(lookup)
+        })
     }
 
     /// The name of a call's callee when the analysis follows its string arguments
@@ -1295,6 +1324,9 @@ impl<'a> ProgramGraph<'a> {
         for &f in &reached {
             let obj = f.obj;
             let sm = self.summary(obj);
+            if sm.named_symbols.is_empty() && sm.named_functions.is_empty() {
+                continue;
+            }
             let func = &sm.functions[f.func as usize];
             for c in &func.calls {
                 let Some(callee) = self
