@@ -666,6 +666,26 @@ pub(crate) fn analyze_with<A: Arch>(
             }
         }
     }
+    // A consumer whose address this object takes (libcap's table of syscall wrappers) gets its
+    // numbers from the object's indirect calls (documented assumption 2): their data flow runs
+    // now, so that the programs reaching them need no completion round.
+    let taken_consumer = needed.iter().any(Option::is_some) && {
+        let mut taken: Vec<u64> = code_taken.iter().map(|&(_, a)| a).collect();
+        taken.sort_unstable();
+        plans.iter().enumerate().any(|(i, p)| {
+            needed[i].is_some()
+                && (data_taken.binary_search(&p.entry).is_ok()
+                    || taken.binary_search(&p.entry).is_ok())
+        })
+    };
+    if taken_consumer {
+        for g in 0..plans.len() {
+            if !is_full[g] && facts[g].calls.iter().any(|c| c.target == RawTarget::Indirect) {
+                facts[g] = run_one(g, true);
+                is_full[g] = true;
+            }
+        }
+    }
     stats.full_dataflow = is_full.iter().filter(|f| **f).count() as u64;
 
     phase("dataflow");
