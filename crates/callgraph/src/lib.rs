@@ -221,8 +221,12 @@ pub struct ProgramGraph<'a> {
     args_needed: std::cell::RefCell<BTreeSet<FnId>>,
     /// The exported functions of the loaded objects by name (built at the first `dlsym`).
     exports_by_name: Option<HashMap<&'a str, Vec<(FnId, bool)>>>,
-    /// Per object: whether it calls `dlsym` or `dlvsym` (most do not: their calls need not be
-    /// named one by one).
+    /// Per object: the callees whose string arguments the analysis follows, with their names
+    /// (sorted by target; a few per object at most), and whether one is `dlsym` or `dlvsym`.
+    named_callees: Vec<Vec<(CallTarget, &'a str)>>,
+    /// Per object: bitsets of the symbol and function indexes in `named_callees` (most calls
+    /// are to other callees: one bit test instead of a search).
+    named_bits: Vec<[Vec<u64>; 2]>,
     calls_lookup: Vec<bool>,
 }
 
@@ -297,10 +301,36 @@ impl<'a> ProgramGraph<'a> {
             syscall_names,
             args_needed: Default::default(),
             exports_by_name: None,
+            named_callees: Vec::new(),
+            named_bits: Vec::new(),
             calls_lookup: Vec::new(),
         };
-        g.calls_lookup = (0..summaries.len() as u32)
-            .map(|obj| g.calls_lookup_fn(obj))
+        g.named_callees = (0..summaries.len())
+            .map(|obj| Self::named_callees_of(program, &summaries[obj], obj))
+            .collect();
+        g.named_bits = g
+            .named_callees
+            .iter()
+            .map(|v| {
+                let mut bits: [Vec<u64>; 2] = Default::default();
+                for (t, _) in v {
+                    let (k, i) = match *t {
+                        CallTarget::Symbol(s) => (0, s as usize),
+                        CallTarget::Local(f) => (1, f as usize),
+                        CallTarget::Indirect => continue,
+                    };
+                    if bits[k].len() <= i / 64 {
+                        bits[k].resize(i / 64 + 1, 0);
+                    }
+                    bits[k][i / 64] |= 1 << (i % 64);
+                }
+                bits
+            })
+            .collect();
+        g.calls_lookup = g
+            .named_callees
+            .iter()
+            .map(|v| v.iter().any(|(_, n)| *n == "dlsym" || *n == "dlvsym"))
             .collect();
         let mut rtotal = 0;
         for s in summaries {
@@ -577,39 +607,43 @@ impl<'a> ProgramGraph<'a> {
         }
     }
 
-    /// Whether object `obj` calls `dlsym` or `dlvsym` (an import or a PLT stub of one).
-    fn calls_lookup_fn(&self, obj: u32) -> bool {
-        let sm = self.summary(obj);
-        let lookup = |n: &str| n == "dlsym" || n == "dlvsym";
-        sm.named_symbols.iter().any(|&s| {
-            self.callee_name(obj, CallTarget::Symbol(s))
-                .is_some_and(lookup)
-        }) || sm.named_functions.iter().any(|&t| {
-            self.callee_name(obj, CallTarget::Local(t))
-                .is_some_and(lookup)
-        })
+    /// The callees of object `obj` whose string arguments the analysis follows
+    /// (`dockergate_analysis::STRING_ARG_IMPORTS`: imports, and PLT stubs of them), named.
+    fn named_callees_of(
+        program: &'a LoadedProgram,
+        sm: &'a ObjectSummary,
+        obj: usize,
+    ) -> Vec<(CallTarget, &'a str)> {
+        let dynsym = &program.objects[obj].elf.dynsym;
+        let mut v: Vec<(CallTarget, &'a str)> = sm
+            .named_symbols
+            .iter()
+            .filter_map(|&s| Some((CallTarget::Symbol(s), dynsym.get(s as usize)?.name.as_str())))
+            .chain(sm.named_functions.iter().filter_map(|&t| {
+                let n = sm.functions.get(t as usize)?.name.as_deref()?;
+                Some((CallTarget::Local(t), n.strip_suffix("@plt").unwrap_or(n)))
+            }))
+            .collect();
+        v.sort_unstable();
+        v
     }
 
-    /// The name of a call's callee when the analysis follows its string arguments
-    /// (`dockergate_analysis::STRING_ARG_IMPORTS`): an import, or a PLT stub of one.
+    /// The name of a call's callee when the analysis follows its string arguments.
     fn callee_name(&self, obj: u32, target: CallTarget) -> Option<&'a str> {
-        let summaries = self.summaries;
-        let sm = &summaries[obj as usize];
-        match target {
-            CallTarget::Symbol(s) if sm.named_symbols.binary_search(&s).is_ok() => {
-                self.program.objects[obj as usize]
-                    .elf
-                    .dynsym
-                    .get(s as usize)
-                    .map(|d| d.name.as_str())
-            }
-            CallTarget::Local(t) if sm.named_functions.binary_search(&t).is_ok() => sm
-                .functions
-                .get(t as usize)
-                .and_then(|t| t.name.as_deref())
-                .map(|n| n.strip_suffix("@plt").unwrap_or(n)),
-            _ => None,
+        let (k, i) = match target {
+            CallTarget::Symbol(s) => (0, s as usize),
+            CallTarget::Local(f) => (1, f as usize),
+            CallTarget::Indirect => return None,
+        };
+        let bits = &self.named_bits[obj as usize][k];
+        if bits.get(i / 64).is_none_or(|w| w & (1 << (i % 64)) == 0) {
+            return None;
         }
+        let named = &self.named_callees[obj as usize];
+        named
+            .binary_search_by_key(&target, |e| e.0)
+            .ok()
+            .map(|i| named[i].1)
     }
 
     /// A reachable `dlsym`/`dlvsym` call (call `ci` of `f`) with constant names: what it returns
