@@ -49,6 +49,7 @@ pub fn scope_of(
                 entrypoint,
                 cmd,
                 user: config.user.clone(),
+                healthcheck: config.health_commands(),
                 trust_dynamic: args.trust_dynamic,
             })
         }

@@ -9,7 +9,9 @@ mod host_image;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use host_image::{allowed_names, copy_in, copy_with_libraries, docker_archive};
+use host_image::{
+    allowed_names, copy_in, copy_with_libraries, docker_archive, docker_archive_with,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_dockergate");
 
@@ -267,4 +269,54 @@ fn cmd_override_replaces_the_config() {
         run.evidence["entrypoint"]["command"],
         serde_json::json!(["sleep", "1"])
     );
+}
+
+/// The engine runs the image's health check inside the container, under the same profile: a
+/// `CMD-SHELL` check that runs curl makes curl's network calls allowed, though the Cmd never
+/// runs curl; the check is in the evidence and in curl's chain.
+#[test]
+fn health_check_runs_under_the_profile() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    let image = d.path().join("health.tar");
+    docker_archive_with(
+        &root,
+        &["sleep", "infinity"],
+        serde_json::json!({"Healthcheck": {"Test": ["CMD-SHELL", "curl -fsS http://127.0.0.1/ || exit 1"]}}),
+        &image,
+    );
+    let run = profile(&image, "entrypoint");
+    for call in ["socket", "connect", "getsockopt", "getsockname"] {
+        assert!(
+            run.allowed.iter().any(|a| a == call),
+            "{call} missing: {:?}",
+            run.allowed
+        );
+    }
+    let reached = reached(&run.evidence);
+    let curl = reached
+        .iter()
+        .find(|(p, _)| p == "/usr/bin/curl")
+        .unwrap_or_else(|| panic!("curl not reached: {reached:?}"));
+    assert!(
+        curl.1[0].contains(": Healthcheck [\"/bin/sh\",\"-c\""),
+        "curl's chain does not start at the health check: {:?}",
+        curl.1
+    );
+    assert_eq!(
+        run.evidence["entrypoint"]["healthcheck"],
+        serde_json::json!([["/bin/sh", "-c", "curl -fsS http://127.0.0.1/ || exit 1"]])
+    );
+    // Without the check, curl is not reached.
+    let plain = d.path().join("plain.tar");
+    docker_archive(&root, &["sleep", "infinity"], &plain);
+    let run = profile(&plain, "entrypoint");
+    assert!(
+        !reached_paths(&run.evidence).iter().any(|p| p == "/usr/bin/curl"),
+        "curl reached without a health check"
+    );
+}
+
+fn reached_paths(ev: &serde_json::Value) -> Vec<String> {
+    reached(ev).into_iter().map(|(p, _)| p).collect()
 }

@@ -49,6 +49,9 @@ pub struct EntrypointSpec {
     pub cmd: Vec<String>,
     /// The config's `User` (for `HOME` and `su` without a user).
     pub user: String,
+    /// Health check command lines the container engine runs inside the container (Docker's
+    /// `Healthcheck`; see `ImageConfig::health_commands`): started like the entrypoint.
+    pub healthcheck: Vec<Vec<String>>,
     /// Assume that paths and library names computed at run time name only code the analysis
     /// already reaches (each such call is listed under `assumptions`), instead of making every
     /// program or plugin of the image reachable.
@@ -77,6 +80,9 @@ fn is_zero(n: &usize) -> bool {
 pub struct EntrypointEvidence {
     /// Entrypoint + Cmd.
     pub command: Vec<String>,
+    /// The health check's command lines, if the image has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub healthcheck: Vec<Vec<String>>,
     pub reached: Vec<ReachedEvidence>,
     /// Why every program (or every plugin) of the image became reachable, if it did: each
     /// call or command that could not be told.
@@ -285,6 +291,22 @@ pub(crate) fn discover(
         parent: None,
         why: format!("{origin} {json}"),
     });
+    // The engine runs the health check in the container, under the same profile.
+    for check in spec.healthcheck.iter().filter(|c| !c.is_empty()) {
+        d.evidence.healthcheck.push(check.clone());
+        d.queue.push_back(Invocation {
+            target: Field::lit(&check[0]),
+            argv: Some(check.iter().map(|a| Arg::lit(a)).collect()),
+            path: vec![d.path.clone()],
+            cwd: vec![d.cwd.clone()],
+            sh_fallback: false,
+            parent: None,
+            why: format!(
+                "Healthcheck {}",
+                serde_json::to_string(check).unwrap_or_default()
+            ),
+        });
+    }
     loop {
         d.drain();
         if d.pending.is_empty() {

@@ -15,6 +15,11 @@ pub struct ImageConfig {
     pub env: Vec<String>,
     pub working_dir: String,
     pub user: String,
+    /// Docker's `Healthcheck.Test` (`["CMD", …]`, `["CMD-SHELL", "…"]`, `["NONE"]`; empty when
+    /// the image has none): the engine runs it inside the container, under its seccomp profile.
+    pub healthcheck: Vec<String>,
+    /// Docker's `Shell` (the `SHELL` instruction), which Docker runs `CMD-SHELL` checks with.
+    pub shell: Vec<String>,
     /// sha256 of each uncompressed layer, bottom first (`rootfs.diff_ids`).
     pub diff_ids: Vec<String>,
 }
@@ -45,6 +50,16 @@ struct RawInner {
     working_dir: Option<String>,
     #[serde(rename = "User", default)]
     user: Option<String>,
+    #[serde(rename = "Healthcheck", default)]
+    healthcheck: Option<RawHealthcheck>,
+    #[serde(rename = "Shell", default)]
+    shell: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawHealthcheck {
+    #[serde(rename = "Test", default)]
+    test: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -67,6 +82,11 @@ impl ImageConfig {
             env: inner.env.unwrap_or_default(),
             working_dir: inner.working_dir.unwrap_or_default(),
             user: inner.user.unwrap_or_default(),
+            healthcheck: inner
+                .healthcheck
+                .and_then(|h| h.test)
+                .unwrap_or_default(),
+            shell: inner.shell.unwrap_or_default(),
             diff_ids: raw.rootfs.unwrap_or_default().diff_ids,
         })
     }
@@ -86,6 +106,33 @@ impl ImageConfig {
             .filter(|d| !d.is_empty())
             .map(str::to_string)
             .collect()
+    }
+
+    /// The command lines the container engine may run as the health check (none for `NONE` or
+    /// no check): `CMD` runs its arguments; `CMD-SHELL` runs its string with `/bin/sh -c`
+    /// (podman) or with the config's `Shell` (Docker), both when they differ.
+    pub fn health_commands(&self) -> Vec<Vec<String>> {
+        let Some((kind, rest)) = self.healthcheck.split_first() else {
+            return Vec::new();
+        };
+        match kind.as_str() {
+            "CMD" if !rest.is_empty() => vec![rest.to_vec()],
+            "CMD-SHELL" if !rest.is_empty() => {
+                let script = rest.join(" ");
+                let mut shells = vec![vec!["/bin/sh".to_string(), "-c".to_string()]];
+                if !self.shell.is_empty() && self.shell != shells[0] {
+                    shells.push(self.shell.clone());
+                }
+                shells
+                    .into_iter()
+                    .map(|mut argv| {
+                        argv.push(script.clone());
+                        argv
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// The working directory, `/` when unset.
@@ -117,6 +164,31 @@ mod tests {
         assert_eq!(c.path_dirs(), ["/usr/bin", "/bin"]);
         assert_eq!(c.working_dir_or_root(), "/data");
         assert_eq!(c.diff_ids, ["sha256:00"]);
+    }
+
+    #[test]
+    fn health_checks_run_as_the_engine_runs_them() {
+        let c = ImageConfig::parse(
+            br#"{"config":{"Healthcheck":{"Test":["CMD-SHELL","curl -f http://localhost/ || exit 1"],"Interval":30000000000},"Shell":["/bin/bash","-c"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.health_commands(),
+            [
+                vec!["/bin/sh", "-c", "curl -f http://localhost/ || exit 1"],
+                vec!["/bin/bash", "-c", "curl -f http://localhost/ || exit 1"],
+            ]
+        );
+        let c = ImageConfig::parse(br#"{"config":{"Healthcheck":{"Test":["CMD","/usr/bin/check","--quick"]}}}"#)
+            .unwrap();
+        assert_eq!(c.health_commands(), [vec!["/usr/bin/check", "--quick"]]);
+        for none in [
+            &br#"{"config":{"Healthcheck":{"Test":["NONE"]}}}"#[..],
+            br#"{"config":{"Healthcheck":{}}}"#,
+            br#"{"config":{}}"#,
+        ] {
+            assert!(ImageConfig::parse(none).unwrap().health_commands().is_empty());
+        }
     }
 
     #[test]

@@ -36,18 +36,27 @@ pub fn copy_in(root: &Path, from: &str, to: &str) {
 /// A docker-archive (`podman save` layout) of `rootfs` as one uncompressed layer, with `cmd` as
 /// the config's Cmd and the usual PATH.
 pub fn docker_archive(rootfs: &Path, cmd: &[&str], out: &Path) {
+    docker_archive_with(rootfs, cmd, serde_json::json!({}), out)
+}
+
+/// Like [`docker_archive`], with more fields in the config's `config` object (`Healthcheck`…).
+pub fn docker_archive_with(rootfs: &Path, cmd: &[&str], more: serde_json::Value, out: &Path) {
     let mut layer = tar::Builder::new(Vec::new());
     layer.follow_symlinks(false);
     layer.append_dir_all(".", rootfs).unwrap();
     let layer = layer.into_inner().unwrap();
     let diff_id = format!("sha256:{}", hex::encode(Sha256::digest(&layer)));
+    let mut inner = serde_json::json!({
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        "Cmd": cmd,
+    });
+    if let (Some(inner), Some(more)) = (inner.as_object_mut(), more.as_object()) {
+        inner.extend(more.clone());
+    }
     let config = serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
-        "config": {
-            "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
-            "Cmd": cmd,
-        },
+        "config": inner,
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     });
     let manifest = serde_json::json!([{
