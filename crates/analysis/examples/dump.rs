@@ -111,7 +111,10 @@ fn main() {
             for c in &f.calls {
                 println!(
                     "  call @{:x} -> {:?} tail={} args={:?}",
-                    c.addr, c.target, c.tail, c.args()
+                    c.addr,
+                    c.target,
+                    c.tail,
+                    c.args()
                 );
             }
             println!(

@@ -680,7 +680,12 @@ pub(crate) fn analyze_with<A: Arch>(
     };
     if taken_consumer {
         for g in 0..plans.len() {
-            if !is_full[g] && facts[g].calls.iter().any(|c| c.target == RawTarget::Indirect) {
+            if !is_full[g]
+                && facts[g]
+                    .calls
+                    .iter()
+                    .any(|c| c.target == RawTarget::Indirect)
+            {
                 facts[g] = run_one(g, true);
                 is_full[g] = true;
             }

@@ -113,12 +113,8 @@ impl CallSite {
         args: Vec<(Loc, ValueSet)>,
         strings: Vec<(Loc, String)>,
     ) -> CallSite {
-        let passed = (!args.is_empty() || !strings.is_empty()).then(|| {
-            Box::new(Passed {
-                args,
-                strings,
-            })
-        });
+        let passed =
+            (!args.is_empty() || !strings.is_empty()).then(|| Box::new(Passed { args, strings }));
         CallSite {
             addr,
             target,

@@ -82,10 +82,7 @@ impl ImageConfig {
             env: inner.env.unwrap_or_default(),
             working_dir: inner.working_dir.unwrap_or_default(),
             user: inner.user.unwrap_or_default(),
-            healthcheck: inner
-                .healthcheck
-                .and_then(|h| h.test)
-                .unwrap_or_default(),
+            healthcheck: inner.healthcheck.and_then(|h| h.test).unwrap_or_default(),
             shell: inner.shell.unwrap_or_default(),
             diff_ids: raw.rootfs.unwrap_or_default().diff_ids,
         })
@@ -179,15 +176,20 @@ mod tests {
                 vec!["/bin/bash", "-c", "curl -f http://localhost/ || exit 1"],
             ]
         );
-        let c = ImageConfig::parse(br#"{"config":{"Healthcheck":{"Test":["CMD","/usr/bin/check","--quick"]}}}"#)
-            .unwrap();
+        let c = ImageConfig::parse(
+            br#"{"config":{"Healthcheck":{"Test":["CMD","/usr/bin/check","--quick"]}}}"#,
+        )
+        .unwrap();
         assert_eq!(c.health_commands(), [vec!["/usr/bin/check", "--quick"]]);
         for none in [
             &br#"{"config":{"Healthcheck":{"Test":["NONE"]}}}"#[..],
             br#"{"config":{"Healthcheck":{}}}"#,
             br#"{"config":{}}"#,
         ] {
-            assert!(ImageConfig::parse(none).unwrap().health_commands().is_empty());
+            assert!(ImageConfig::parse(none)
+                .unwrap()
+                .health_commands()
+                .is_empty());
         }
     }
 
