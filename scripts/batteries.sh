@@ -21,7 +21,7 @@ worst=0
 for name in "$@"; do
   [ -f "$out/$name.docker.tar" ] || "$corpus/build-corpus.sh" "$out" "$name" >/dev/null || {
     echo "$name: the image could not be built"; worst=2; continue; }
-  "$bin" profile -q "docker-archive:$out/$name.docker.tar" -o "$out/$name.json" \
+  "$bin" profile -q --scope image "docker-archive:$out/$name.docker.tar" -o "$out/$name.json" \
     --evidence "$out/$name.evidence.json" || { echo "$name: no profile"; worst=2; continue; }
   "$corpus/battery.sh" "$name" "$out/$name.docker.tar" "$out/$name.json" \
     "$root/tests/batteries/$name.sh" | tail -n 1

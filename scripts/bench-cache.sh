@@ -17,6 +17,7 @@
 #   same             profile and evidence byte-identical cold, warm and with --no-cache
 # PAIRS="nginx:redis …" adds, per pair A:B, the time of B on a cache that only A filled (images
 # that share libc and most libraries), next to B's cold time and their ratio.
+# SCOPE (default image: every program analysed, the most work) is passed as --scope.
 # The cache is a SQLite file under $BENCH_DIR (default /tmp/dockergate-bench-cache); set
 # BENCH_CACHE=postgres://… to measure a PostgreSQL cache instead (cleared before each cold run).
 # The page cache is warm (a warm-up run first). Not a test: numbers depend on the machine and on
@@ -50,7 +51,7 @@ run() {
   local tag=$1; shift
   local s e
   s=$(now)
-  /usr/bin/time -v -o "$work/$tag.time" "$dg" profile "$ref" -o "$work/$tag.json" \
+  /usr/bin/time -v -o "$work/$tag.time" "$dg" profile --scope "${SCOPE:-image}" "$ref" -o "$work/$tag.json" \
     --evidence "$work/$tag.evidence.json" --unresolved=allow-all -v "$@" 2>"$work/$tag.err" >/dev/null
   local rc=$?
   e=$(now)

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # e2e.sh: end-to-end checks with the real CLI, real images and real containers (podman + runc):
-#   - nginx: its image-scope profile lets nginx serve the corpus workload (run-under-profile PASS);
-#   - base: its image-scope profile denies nothing in the image's battery of 400 commands;
+#   - nginx: its profile (the default, entrypoint scope) lets nginx serve the corpus workload
+#     (run-under-profile PASS);
+#   - base: its entrypoint-scope profile (109 syscalls: bash's) runs the corpus workload, and its
+#     image-scope profile denies nothing in the image's battery of 400 commands;
 #   - nginx, redis, python3, nodeweb, javaweb: their image-scope profiles deny nothing in base's battery followed by
 #     the server's or interpreter's own (tests/batteries: nginx reloads and upgrades its binary,
 #     redis persists, replicates and benchmarks, python3 and node run their standard libraries'
 #     system calls, the JVM runs a program compiled there under every collector, and jcmd & co
 #     attach to it);
 #   - javaweb, nodeweb, caddy, memcached (tests/fixtures/server-images.sh): servers of other kinds
-#     serve their workloads under their image-scope profiles (JNI functions found with dlsym in a
+#     serve their workloads under their profiles (JNI functions found with dlsym in a
 #     library another ELF needs; pkey_alloc found with dlsym by V8; a Go binary with big frames; an
 #     image with full perl, whose Sys/Hostname.pm calls perl's syscall builtin).
 # Fails on the first FAIL. Images are built into target/e2e (cached across runs).
@@ -25,7 +27,9 @@ export CORPUS_EXTRA=$root/tests/fixtures/server-images.sh
 fail=0
 "$bin" profile "docker-archive:$out/nginx.docker.tar" -o "$out/nginx.json" --evidence "$out/nginx.evidence.json"
 "$corpus/run-under-profile.sh" nginx "$out/nginx.docker.tar" "$out/nginx.json" || fail=1
-"$bin" profile "docker-archive:$out/base.docker.tar" -o "$out/base.json" --evidence "$out/base.evidence.json"
+"$bin" profile "docker-archive:$out/base.docker.tar" -o "$out/base.entrypoint.json"
+"$corpus/run-under-profile.sh" base "$out/base.docker.tar" "$out/base.entrypoint.json" || fail=1
+"$bin" profile --scope image "docker-archive:$out/base.docker.tar" -o "$out/base.json" --evidence "$out/base.evidence.json"
 "$corpus/run-under-profile.sh" base "$out/base.docker.tar" "$out/base.json" || fail=1
 "$corpus/battery.sh" base "$out/base.docker.tar" "$out/base.json" | tail -n 1 || fail=1
 for img in javaweb nodeweb caddy memcached; do
@@ -33,6 +37,6 @@ for img in javaweb nodeweb caddy memcached; do
   "$corpus/run-under-profile.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" || fail=1
 done
 # The batteries of tests/batteries (scripts/batteries.sh builds redis and python3, and profiles
-# each image again: the same profiles as above).
+# each image in image scope: a battery runs any of the image's commands).
 "$root/scripts/batteries.sh" nginx redis python3 nodeweb javaweb || fail=1
 [ $fail -eq 0 ] && echo "e2e: all passed" || { echo "e2e: FAILED" >&2; exit 1; }

@@ -17,8 +17,8 @@ use crate::common::{open, CliError, ImageArgs, OpenedImage};
 pub enum ScopeArg {
     /// Every program of the image may run, every shared object (but the C library) may be dlopen'ed.
     Image,
-    /// What the config's Entrypoint + Cmd can start: followed through scripts, interpreters,
-    /// exec and dlopen calls (see `dockergate programs`).
+    /// What the config's Entrypoint + Cmd (and Healthcheck, and --also-run) can start: followed
+    /// through scripts, interpreters, exec and dlopen calls (see `dockergate programs`).
     Entrypoint,
 }
 
@@ -50,9 +50,19 @@ pub fn scope_of(
                 cmd,
                 user: config.user.clone(),
                 healthcheck: config.health_commands(),
+                also_run: args.also_run.iter().map(|c| command_line(c)).collect(),
                 trust_dynamic: args.trust_dynamic,
             })
         }
+    }
+}
+
+/// An --also-run command as the argv it runs: a JSON array of strings as is, anything else
+/// through `/bin/sh -c`.
+fn command_line(c: &str) -> Vec<String> {
+    match serde_json::from_str::<Vec<String>>(c) {
+        Ok(argv) if !argv.is_empty() => argv,
+        _ => vec!["/bin/sh".into(), "-c".into(), c.to_string()],
     }
 }
 
@@ -88,8 +98,10 @@ pub struct ProfileArgs {
     /// Where to write the evidence: why each syscall is allowed (JSON).
     #[arg(long, value_name = "FILE")]
     pub evidence: Option<PathBuf>,
-    /// Which programs may run: every program of the image, or what the entrypoint can start.
-    #[arg(long, value_enum, default_value = "image")]
+    /// Which programs may run: what the entrypoint can start (the configured command, its
+    /// health check and --also-run commands; not `podman exec` of anything else), or every
+    /// program of the image.
+    #[arg(long, value_enum, default_value = "entrypoint")]
     pub scope: ScopeArg,
     /// With --scope entrypoint: assume that program paths and library names computed at run
     /// time name only code already reached, instead of making every program or plugin
@@ -104,6 +116,11 @@ pub struct ProfileArgs {
     /// (repeat for each argument, as after the image in `podman run IMAGE ARG…`).
     #[arg(long = "cmd", value_name = "ARG", allow_hyphen_values = true)]
     pub cmd: Vec<String>,
+    /// With --scope entrypoint: another command run in the container besides its entrypoint
+    /// (`podman exec`, a Kubernetes exec probe), repeatable: a JSON array of strings is run as
+    /// is (exec form), anything else with `/bin/sh -c` (shell form).
+    #[arg(long = "also-run", value_name = "COMMAND", allow_hyphen_values = true)]
+    pub also_run: Vec<String>,
     /// The container runtime whose own syscalls are added.
     #[arg(long, value_enum, default_value = "runc")]
     pub runtime: RuntimeArg,
@@ -201,7 +218,10 @@ fn report_key(image: &ImageArgs, args: &ProfileArgs) -> Result<Option<[u8; 32]>,
         args.exclude,
         args.dlsym,
     );
-    let options = format!("{options}\0{:?}\0{:?}", args.entrypoint, args.cmd);
+    let options = format!(
+        "{options}\0{:?}\0{:?}\0{:?}",
+        args.entrypoint, args.cmd, args.also_run
+    );
     h.update(options.as_bytes());
     Ok(Some(h.finalize().into()))
 }

@@ -65,8 +65,15 @@ fn profile_in(out_dir: &Path, tag: &str, args: &[&str]) -> Run {
 fn profile_of(out_dir: &Path, tag: &str, image: &str, args: &[&str]) -> Run {
     let p = out_dir.join(format!("{tag}.json"));
     let e = out_dir.join(format!("{tag}.evidence.json"));
+    // Image scope unless the test names one: every program of the image is analysed.
+    let scope: &[&str] = if args.contains(&"--scope") {
+        &[]
+    } else {
+        &["--scope", "image"]
+    };
     let out = Command::new(BIN)
         .arg("profile")
+        .args(scope)
         .arg(image)
         .arg("-o")
         .arg(&p)
@@ -220,7 +227,7 @@ fn two_processes_share_one_cache() {
             let p = d.path().join(format!("{tag}.json"));
             let e = d.path().join(format!("{tag}.evidence.json"));
             let child = Command::new(BIN)
-                .arg("profile")
+                .args(["profile", "--scope", "image"])
                 .arg(format!("dir:{}", image().display()))
                 .arg("-o")
                 .arg(&p)
@@ -302,7 +309,7 @@ fn read_only_cache_is_used_for_lookups() {
         Command::new(BIN)
     };
     let out = cmd
-        .arg("profile")
+        .args(["profile", "--scope", "image"])
         .arg(format!("dir:{}", image().display()))
         .arg("-o")
         .arg(&p)
@@ -384,7 +391,7 @@ fn postgres_shared_cache() {
             let p = d.path().join(format!("{tag}.json"));
             let e = d.path().join(format!("{tag}.evidence.json"));
             let child = Command::new(BIN)
-                .arg("profile")
+                .args(["profile", "--scope", "image"])
                 .arg(format!("dir:{}", image().display()))
                 .arg("-o")
                 .arg(&p)

@@ -312,11 +312,60 @@ fn health_check_runs_under_the_profile() {
     docker_archive(&root, &["sleep", "infinity"], &plain);
     let run = profile(&plain, "entrypoint");
     assert!(
-        !reached_paths(&run.evidence).iter().any(|p| p == "/usr/bin/curl"),
+        !reached_paths(&run.evidence)
+            .iter()
+            .any(|p| p == "/usr/bin/curl"),
         "curl reached without a health check"
     );
 }
 
 fn reached_paths(ev: &serde_json::Value) -> Vec<String> {
     reached(ev).into_iter().map(|(p, _)| p).collect()
+}
+
+/// The entrypoint scope is the default; `--also-run` names another command the container runs
+/// (`podman exec`, an exec probe): a shell-form string runs with `/bin/sh -c` and what it runs is
+/// followed like the entrypoint; a JSON array is run as is.
+#[test]
+fn also_run_commands_are_followed_by_default() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    let image = d.path().join("also.tar");
+    docker_archive(&root, &["sleep", "infinity"], &image);
+    let p = d.path().join("also.json");
+    let e = d.path().join("also.evidence.json");
+    let out = Command::new(BIN)
+        .args(["profile", "--no-cache"])
+        .arg(format!("docker-archive:{}", image.display()))
+        .args(["-o", p.to_str().unwrap(), "--evidence", e.to_str().unwrap()])
+        .args(["--also-run", "curl -fsS http://127.0.0.1/"])
+        .args(["--also-run", r#"["/usr/bin/apt","--version"]"#])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ev: serde_json::Value = serde_json::from_slice(&std::fs::read(&e).unwrap()).unwrap();
+    assert_eq!(ev["scope"], "entrypoint", "the default scope");
+    assert_eq!(
+        ev["entrypoint"]["also_run"],
+        serde_json::json!([
+            ["/bin/sh", "-c", "curl -fsS http://127.0.0.1/"],
+            ["/usr/bin/apt", "--version"]
+        ])
+    );
+    let reached = reached(&ev);
+    for program in ["/usr/bin/curl", "/usr/bin/apt", "/usr/bin/sleep"] {
+        let (_, chain) = reached
+            .iter()
+            .find(|(p, _)| p == program)
+            .unwrap_or_else(|| panic!("{program} not reached: {reached:?}"));
+        if program != "/usr/bin/sleep" {
+            assert!(chain[0].contains("--also-run"), "{chain:?}");
+        }
+    }
+    let allowed = allowed_names(&p);
+    assert!(allowed.iter().any(|a| a == "connect"), "{allowed:?}");
 }

@@ -118,7 +118,7 @@ fn a_library_no_program_can_load_is_left_out_with_a_warning() {
     let image = d.path().join("image.tar");
     docker_archive(&root, &["/usr/bin/dash"], &image);
     let out = Command::new(BIN)
-        .args(["profile", "--no-cache", "-o"])
+        .args(["profile", "--no-cache", "--scope", "image", "-o"])
         .arg(d.path().join("profile.json"))
         .arg(format!("docker-archive:{}", image.display()))
         .output()

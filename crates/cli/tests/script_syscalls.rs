@@ -31,7 +31,7 @@ fn profile(image: &Path) -> (Output, Vec<String>, serde_json::Value) {
     let p = image.with_extension("json");
     let e = image.with_extension("evidence.json");
     let out = Command::new(BIN)
-        .args(["profile", "--no-cache"])
+        .args(["profile", "--no-cache", "--scope", "image"])
         .arg(format!("docker-archive:{}", image.display()))
         .arg("-o")
         .arg(&p)

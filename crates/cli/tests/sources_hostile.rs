@@ -1102,7 +1102,14 @@ fn a_fifo_in_an_oci_layout_does_not_block_the_report_key() {
     let fifo = std::ffi::CString::new(dir.join("blobs/sha256/fifo").to_str().unwrap()).unwrap();
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
     let mut child = Command::new(BIN)
-        .args(["profile", "-q", "--unresolved=allow-all", "--cache"])
+        .args([
+            "profile",
+            "-q",
+            "--scope",
+            "image",
+            "--unresolved=allow-all",
+            "--cache",
+        ])
         .arg(t.path().join("c.db"))
         .arg(format!("oci:{}:latest", dir.display()))
         .arg("-o")

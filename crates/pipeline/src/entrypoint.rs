@@ -52,6 +52,8 @@ pub struct EntrypointSpec {
     /// Health check command lines the container engine runs inside the container (Docker's
     /// `Healthcheck`; see `ImageConfig::health_commands`): started like the entrypoint.
     pub healthcheck: Vec<Vec<String>>,
+    /// Other command lines run in the container (`podman exec`, exec probes), named by the user.
+    pub also_run: Vec<Vec<String>>,
     /// Assume that paths and library names computed at run time name only code the analysis
     /// already reaches (each such call is listed under `assumptions`), instead of making every
     /// program or plugin of the image reachable.
@@ -83,6 +85,9 @@ pub struct EntrypointEvidence {
     /// The health check's command lines, if the image has one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub healthcheck: Vec<Vec<String>>,
+    /// The other command lines the user named (`--also-run`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also_run: Vec<Vec<String>>,
     pub reached: Vec<ReachedEvidence>,
     /// Why every program (or every plugin) of the image became reachable, if it did: each
     /// call or command that could not be told.
@@ -291,9 +296,13 @@ pub(crate) fn discover(
         parent: None,
         why: format!("{origin} {json}"),
     });
-    // The engine runs the health check in the container, under the same profile.
-    for check in spec.healthcheck.iter().filter(|c| !c.is_empty()) {
-        d.evidence.healthcheck.push(check.clone());
+    // The engine runs the health check in the container, under the same profile; so do the
+    // commands the user names.
+    d.evidence.healthcheck = spec.healthcheck.clone();
+    d.evidence.also_run = spec.also_run.clone();
+    let others = (spec.healthcheck.iter().map(|c| ("Healthcheck", c)))
+        .chain(spec.also_run.iter().map(|c| ("--also-run", c)));
+    for (origin, check) in others.filter(|(_, c)| !c.is_empty()) {
         d.queue.push_back(Invocation {
             target: Field::lit(&check[0]),
             argv: Some(check.iter().map(|a| Arg::lit(a)).collect()),
@@ -302,7 +311,7 @@ pub(crate) fn discover(
             sh_fallback: false,
             parent: None,
             why: format!(
-                "Healthcheck {}",
+                "{origin} {}",
                 serde_json::to_string(check).unwrap_or_default()
             ),
         });

@@ -60,7 +60,7 @@ pub fn profile(tree: &Path) -> (bool, serde_json::Value, serde_json::Value, Stri
     let p = tree.with_extension("profile.json");
     let e = tree.with_extension("evidence.json");
     let out = Command::new(BIN)
-        .args(["profile", "--no-cache"])
+        .args(["profile", "--no-cache", "--scope", "image"])
         .arg(format!("dir:{}", tree.display()))
         .arg("-o")
         .arg(&p)
