@@ -9,6 +9,7 @@
 #     redis persists, replicates and benchmarks, python3 and node run their standard libraries'
 #     system calls, the JVM runs a program compiled there under every collector, and jcmd & co
 #     attach to it);
+#   - healthbase (base + a HEALTHCHECK): the image's health check reports healthy under its profile;
 #   - javaweb, nodeweb, caddy, memcached (tests/fixtures/server-images.sh): servers of other kinds
 #     serve their workloads under their profiles (JNI functions found with dlsym in a
 #     library another ELF needs; pkey_alloc found with dlsym by V8; a Go binary with big frames; an
@@ -32,6 +33,24 @@ fail=0
 "$bin" profile --scope image "docker-archive:$out/base.docker.tar" -o "$out/base.json" --evidence "$out/base.evidence.json"
 "$corpus/run-under-profile.sh" base "$out/base.docker.tar" "$out/base.json" || fail=1
 "$corpus/battery.sh" base "$out/base.docker.tar" "$out/base.json" | tail -n 1 || fail=1
+# The image's own HEALTHCHECK runs inside the container under the profile: an image built on base
+# whose check runs programs its Cmd (sleep) never runs must report healthy.
+hc=$out/healthbase
+mkdir -p "$hc"
+podman load -q -i "$out/base.docker.tar" >/dev/null
+printf 'FROM localhost/eval-base:latest\nHEALTHCHECK CMD stat / && cat /etc/os-release\nCMD ["sleep","60"]\n' >"$hc/Containerfile"
+podman --runtime runc build -q --format docker -t localhost/dockergate-healthbase:latest "$hc" >/dev/null
+rm -f "$hc/image.tar"
+podman save -q --format docker-archive -o "$hc/image.tar" localhost/dockergate-healthbase:latest
+"$bin" profile -q "docker-archive:$hc/image.tar" -o "$hc/profile.json"
+podman --runtime runc rm -f -t 0 dockergate-healthbase >/dev/null 2>&1 || true
+podman --runtime runc run -d --name dockergate-healthbase --network host --ulimit nofile=1024:1024 \
+  --ulimit nproc=1024:1024 --security-opt "seccomp=$hc/profile.json" \
+  localhost/dockergate-healthbase:latest >/dev/null
+health=$(podman --runtime runc healthcheck run dockergate-healthbase 2>/dev/null || echo unhealthy)
+podman --runtime runc rm -f -t 0 dockergate-healthbase >/dev/null 2>&1 || true
+if [ -z "$health" ]; then echo "PASS healthbase (HEALTHCHECK healthy under the profile)"; else
+  echo "FAIL healthbase: HEALTHCHECK $health under the profile"; fail=1; fi
 for img in javaweb nodeweb caddy memcached; do
   "$bin" profile "docker-archive:$out/$img.docker.tar" -o "$out/$img.json" --evidence "$out/$img.evidence.json"
   "$corpus/run-under-profile.sh" "$img" "$out/$img.docker.tar" "$out/$img.json" || fail=1
