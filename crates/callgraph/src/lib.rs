@@ -221,13 +221,70 @@ pub struct ProgramGraph<'a> {
     args_needed: std::cell::RefCell<BTreeSet<FnId>>,
     /// The exported functions of the loaded objects by name (built at the first `dlsym`).
     exports_by_name: Option<HashMap<&'a str, Vec<(FnId, bool)>>>,
-    /// Per object: the callees whose string arguments the analysis follows, with their names
-    /// (sorted by target; a few per object at most), and whether one is `dlsym` or `dlvsym`.
-    named_callees: Vec<Vec<(CallTarget, &'a str)>>,
-    /// Per object: bitsets of the symbol and function indexes in `named_callees` (most calls
-    /// are to other callees: one bit test instead of a search).
-    named_bits: Vec<[Vec<u64>; 2]>,
-    calls_lookup: Vec<bool>,
+    /// Per object: the callees whose string arguments the analysis follows.
+    named_callees: Vec<NamedCallees<'a>>,
+}
+
+/// The callees of one object whose string arguments the analysis follows
+/// (`dockergate_analysis::STRING_ARG_IMPORTS`: imports, and PLT stubs of them), by name.
+struct NamedCallees<'a> {
+    /// Sorted by target; a few per object at most.
+    list: Vec<(CallTarget, &'a str)>,
+    /// Bitsets of the symbol and of the function indexes in `list`: most calls are to other
+    /// callees, and one bit test tells.
+    bits: [Vec<u64>; 2],
+    /// Whether one is `dlsym` or `dlvsym`.
+    looks_up: bool,
+}
+
+impl<'a> NamedCallees<'a> {
+    fn of(program: &'a LoadedProgram, sm: &'a ObjectSummary, obj: usize) -> NamedCallees<'a> {
+        let dynsym = &program.objects[obj].elf.dynsym;
+        let mut list: Vec<(CallTarget, &'a str)> = sm
+            .named_symbols
+            .iter()
+            .filter_map(|&s| Some((CallTarget::Symbol(s), dynsym.get(s as usize)?.name.as_str())))
+            .chain(sm.named_functions.iter().filter_map(|&t| {
+                let n = sm.functions.get(t as usize)?.name.as_deref()?;
+                Some((CallTarget::Local(t), n.strip_suffix("@plt").unwrap_or(n)))
+            }))
+            .collect();
+        list.sort_unstable();
+        let mut bits: [Vec<u64>; 2] = Default::default();
+        for (k, i) in list.iter().filter_map(|(t, _)| Self::bit(*t)) {
+            if bits[k].len() <= i / 64 {
+                bits[k].resize(i / 64 + 1, 0);
+            }
+            bits[k][i / 64] |= 1 << (i % 64);
+        }
+        let looks_up = list.iter().any(|(_, n)| *n == "dlsym" || *n == "dlvsym");
+        NamedCallees {
+            list,
+            bits,
+            looks_up,
+        }
+    }
+
+    /// Which bitset and bit stand for a call target.
+    fn bit(t: CallTarget) -> Option<(usize, usize)> {
+        match t {
+            CallTarget::Symbol(s) => Some((0, s as usize)),
+            CallTarget::Local(f) => Some((1, f as usize)),
+            CallTarget::Indirect => None,
+        }
+    }
+
+    fn name(&self, target: CallTarget) -> Option<&'a str> {
+        let (k, i) = Self::bit(target)?;
+        if self.bits[k]
+            .get(i / 64)
+            .is_none_or(|w| w & (1 << (i % 64)) == 0)
+        {
+            return None;
+        }
+        let at = self.list.binary_search_by_key(&target, |e| e.0).ok()?;
+        Some(self.list[at].1)
+    }
 }
 
 impl<'a> ProgramGraph<'a> {
@@ -301,37 +358,10 @@ impl<'a> ProgramGraph<'a> {
             syscall_names,
             args_needed: Default::default(),
             exports_by_name: None,
-            named_callees: Vec::new(),
-            named_bits: Vec::new(),
-            calls_lookup: Vec::new(),
+            named_callees: (0..summaries.len())
+                .map(|obj| NamedCallees::of(program, &summaries[obj], obj))
+                .collect(),
         };
-        g.named_callees = (0..summaries.len())
-            .map(|obj| Self::named_callees_of(program, &summaries[obj], obj))
-            .collect();
-        g.named_bits = g
-            .named_callees
-            .iter()
-            .map(|v| {
-                let mut bits: [Vec<u64>; 2] = Default::default();
-                for (t, _) in v {
-                    let (k, i) = match *t {
-                        CallTarget::Symbol(s) => (0, s as usize),
-                        CallTarget::Local(f) => (1, f as usize),
-                        CallTarget::Indirect => continue,
-                    };
-                    if bits[k].len() <= i / 64 {
-                        bits[k].resize(i / 64 + 1, 0);
-                    }
-                    bits[k][i / 64] |= 1 << (i % 64);
-                }
-                bits
-            })
-            .collect();
-        g.calls_lookup = g
-            .named_callees
-            .iter()
-            .map(|v| v.iter().any(|(_, n)| *n == "dlsym" || *n == "dlvsym"))
-            .collect();
         let mut rtotal = 0;
         for s in summaries {
             g.region_base.push(rtotal);
@@ -577,7 +607,7 @@ impl<'a> ProgramGraph<'a> {
                         self.indirect_call(f, c.addr)
                     }
                 }
-                if self.calls_lookup[f.obj as usize]
+                if self.named_callees[f.obj as usize].looks_up
                     && self
                         .callee_name(f.obj, c.target)
                         .is_some_and(|n| n == "dlsym" || n == "dlvsym")
@@ -607,43 +637,9 @@ impl<'a> ProgramGraph<'a> {
         }
     }
 
-    /// The callees of object `obj` whose string arguments the analysis follows
-    /// (`dockergate_analysis::STRING_ARG_IMPORTS`: imports, and PLT stubs of them), named.
-    fn named_callees_of(
-        program: &'a LoadedProgram,
-        sm: &'a ObjectSummary,
-        obj: usize,
-    ) -> Vec<(CallTarget, &'a str)> {
-        let dynsym = &program.objects[obj].elf.dynsym;
-        let mut v: Vec<(CallTarget, &'a str)> = sm
-            .named_symbols
-            .iter()
-            .filter_map(|&s| Some((CallTarget::Symbol(s), dynsym.get(s as usize)?.name.as_str())))
-            .chain(sm.named_functions.iter().filter_map(|&t| {
-                let n = sm.functions.get(t as usize)?.name.as_deref()?;
-                Some((CallTarget::Local(t), n.strip_suffix("@plt").unwrap_or(n)))
-            }))
-            .collect();
-        v.sort_unstable();
-        v
-    }
-
     /// The name of a call's callee when the analysis follows its string arguments.
     fn callee_name(&self, obj: u32, target: CallTarget) -> Option<&'a str> {
-        let (k, i) = match target {
-            CallTarget::Symbol(s) => (0, s as usize),
-            CallTarget::Local(f) => (1, f as usize),
-            CallTarget::Indirect => return None,
-        };
-        let bits = &self.named_bits[obj as usize][k];
-        if bits.get(i / 64).is_none_or(|w| w & (1 << (i % 64)) == 0) {
-            return None;
-        }
-        let named = &self.named_callees[obj as usize];
-        named
-            .binary_search_by_key(&target, |e| e.0)
-            .ok()
-            .map(|i| named[i].1)
+        self.named_callees[obj as usize].name(target)
     }
 
     /// A reachable `dlsym`/`dlvsym` call (call `ci` of `f`) with constant names: what it returns
