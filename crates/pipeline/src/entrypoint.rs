@@ -281,38 +281,29 @@ pub(crate) fn discover(
             cx.opts.image_name
         )));
     }
-    let json = serde_json::to_string(&argv).unwrap_or_default();
     let origin = match (spec.entrypoint.is_empty(), spec.cmd.is_empty()) {
         (false, false) => "Entrypoint + Cmd",
         (false, true) => "Entrypoint",
         _ => "Cmd",
     };
-    d.queue.push_back(Invocation {
-        target: Field::lit(&argv[0]),
-        argv: Some(argv.iter().map(|a| Arg::lit(a)).collect()),
-        path: vec![d.path.clone()],
-        cwd: vec![d.cwd.clone()],
-        sh_fallback: false,
-        parent: None,
-        why: format!("{origin} {json}"),
-    });
     // The engine runs the health check in the container, under the same profile; so do the
     // commands the user names.
     d.evidence.healthcheck = spec.healthcheck.clone();
     d.evidence.also_run = spec.also_run.clone();
-    let others = (spec.healthcheck.iter().map(|c| ("Healthcheck", c)))
+    let starts = std::iter::once((origin, &argv))
+        .chain(spec.healthcheck.iter().map(|c| ("Healthcheck", c)))
         .chain(spec.also_run.iter().map(|c| ("--also-run", c)));
-    for (origin, check) in others.filter(|(_, c)| !c.is_empty()) {
+    for (origin, command) in starts.filter(|(_, c)| !c.is_empty()) {
         d.queue.push_back(Invocation {
-            target: Field::lit(&check[0]),
-            argv: Some(check.iter().map(|a| Arg::lit(a)).collect()),
+            target: Field::lit(&command[0]),
+            argv: Some(command.iter().map(|a| Arg::lit(a)).collect()),
             path: vec![d.path.clone()],
             cwd: vec![d.cwd.clone()],
             sh_fallback: false,
             parent: None,
             why: format!(
                 "{origin} {}",
-                serde_json::to_string(check).unwrap_or_default()
+                serde_json::to_string(command).unwrap_or_default()
             ),
         });
     }
