@@ -50,17 +50,22 @@ fn profile(image: &Path, scope: &str) -> Run {
 }
 
 fn profile_with(image: &Path, scope: &str, extra: &[&str]) -> Run {
+    profile_args(image, scope, &[&["--scope", scope], extra].concat())
+}
+
+/// `dockergate profile --no-cache ARGS… IMAGE`, the outputs named after `tag`.
+fn profile_args(image: &Path, tag: &str, args: &[&str]) -> Run {
     let dir = image.parent().unwrap();
-    let p = dir.join(format!("{scope}.json"));
-    let e = dir.join(format!("{scope}.evidence.json"));
+    let p = dir.join(format!("{tag}.json"));
+    let e = dir.join(format!("{tag}.evidence.json"));
     let out = Command::new(BIN)
-        .args(["profile", "--no-cache", "--scope", scope])
+        .args(["profile", "--no-cache"])
         .arg(format!("docker-archive:{}", image.display()))
         .arg("-o")
         .arg(&p)
         .arg("--evidence")
         .arg(&e)
-        .args(extra)
+        .args(args)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -71,6 +76,16 @@ fn profile_with(image: &Path, scope: &str, extra: &[&str]) -> Run {
         allowed,
         evidence,
         stderr,
+    }
+}
+
+fn assert_allows(run: &Run, calls: &[&str]) {
+    for call in calls {
+        assert!(
+            run.allowed.iter().any(|a| a == call),
+            "{call} missing: {:?}",
+            run.allowed
+        );
     }
 }
 
@@ -103,6 +118,20 @@ fn reached(ev: &serde_json::Value) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+fn reached_paths(ev: &serde_json::Value) -> Vec<String> {
+    reached(ev).into_iter().map(|(p, _)| p).collect()
+}
+
+/// The chain that reaches `program` (fails when nothing does).
+fn chain_of(ev: &serde_json::Value, program: &str) -> Vec<String> {
+    let reached = reached(ev);
+    reached
+        .iter()
+        .find(|(p, _)| p == program)
+        .map(|(_, chain)| chain.clone())
+        .unwrap_or_else(|| panic!("{program} not reached: {reached:?}"))
+}
+
 fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("dockergate-entrypoint-")
@@ -125,27 +154,16 @@ fn script_runs_curl() {
     let image = d.path().join("curl.tar");
     docker_archive(&root, &["start.sh"], &image);
     let run = profile(&image, "entrypoint");
-    for call in ["socket", "connect", "getsockopt", "getsockname", "poll"] {
-        assert!(
-            run.allowed.iter().any(|a| a == call),
-            "{call} missing: {:?}",
-            run.allowed
-        );
-    }
-    let reached = reached(&run.evidence);
-    let curl = reached
-        .iter()
-        .find(|(p, _)| p == "/usr/bin/curl")
-        .unwrap_or_else(|| panic!("curl not reached: {reached:?}"));
-    assert!(
-        curl.1.iter().any(|s| s.contains("start.sh")),
-        "curl's chain does not go through the script: {:?}",
-        curl.1
+    assert_allows(
+        &run,
+        &["socket", "connect", "getsockopt", "getsockname", "poll"],
     );
+    let curl = chain_of(&run.evidence, "/usr/bin/curl");
     assert!(
-        reached.iter().any(|(p, _)| p == "/usr/bin/sleep"),
-        "{reached:?}"
+        curl.iter().any(|s| s.contains("start.sh")),
+        "curl's chain does not go through the script: {curl:?}"
     );
+    chain_of(&run.evidence, "/usr/bin/sleep");
     let objects = analysed_objects(&run.evidence);
     assert!(objects.iter().any(|o| o.contains("libcurl")), "{objects:?}");
 }
@@ -257,7 +275,7 @@ fn cmd_override_replaces_the_config() {
     let image = d.path().join("override.tar");
     docker_archive(&root, &["start.sh"], &image);
     let run = profile_with(&image, "entrypoint", &["--cmd", "sleep", "--cmd", "1"]);
-    let reached: Vec<String> = reached(&run.evidence).into_iter().map(|(p, _)| p).collect();
+    let reached = reached_paths(&run.evidence);
     assert!(reached.iter().any(|p| p == "/usr/bin/sleep"), "{reached:?}");
     assert!(
         !reached
@@ -286,22 +304,11 @@ fn health_check_runs_under_the_profile() {
         &image,
     );
     let run = profile(&image, "entrypoint");
-    for call in ["socket", "connect", "getsockopt", "getsockname"] {
-        assert!(
-            run.allowed.iter().any(|a| a == call),
-            "{call} missing: {:?}",
-            run.allowed
-        );
-    }
-    let reached = reached(&run.evidence);
-    let curl = reached
-        .iter()
-        .find(|(p, _)| p == "/usr/bin/curl")
-        .unwrap_or_else(|| panic!("curl not reached: {reached:?}"));
+    assert_allows(&run, &["socket", "connect", "getsockopt", "getsockname"]);
+    let curl = chain_of(&run.evidence, "/usr/bin/curl");
     assert!(
-        curl.1[0].contains(": Healthcheck [\"/bin/sh\",\"-c\""),
-        "curl's chain does not start at the health check: {:?}",
-        curl.1
+        curl[0].contains(": Healthcheck [\"/bin/sh\",\"-c\""),
+        "curl's chain does not start at the health check: {curl:?}"
     );
     assert_eq!(
         run.evidence["entrypoint"]["healthcheck"],
@@ -319,10 +326,6 @@ fn health_check_runs_under_the_profile() {
     );
 }
 
-fn reached_paths(ev: &serde_json::Value) -> Vec<String> {
-    reached(ev).into_iter().map(|(p, _)| p).collect()
-}
-
 /// The entrypoint scope is the default; `--also-run` names another command the container runs
 /// (`podman exec`, an exec probe): a shell-form string runs with `/bin/sh -c` and what it runs is
 /// followed like the entrypoint; a JSON array is run as is.
@@ -332,22 +335,17 @@ fn also_run_commands_are_followed_by_default() {
     let root = base_rootfs(d.path());
     let image = d.path().join("also.tar");
     docker_archive(&root, &["sleep", "infinity"], &image);
-    let p = d.path().join("also.json");
-    let e = d.path().join("also.evidence.json");
-    let out = Command::new(BIN)
-        .args(["profile", "--no-cache"])
-        .arg(format!("docker-archive:{}", image.display()))
-        .args(["-o", p.to_str().unwrap(), "--evidence", e.to_str().unwrap()])
-        .args(["--also-run", "curl -fsS http://127.0.0.1/"])
-        .args(["--also-run", r#"["/usr/bin/apt","--version"]"#])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let run = profile_args(
+        &image,
+        "also",
+        &[
+            "--also-run",
+            "curl -fsS http://127.0.0.1/",
+            "--also-run",
+            r#"["/usr/bin/apt","--version"]"#,
+        ],
     );
-    let ev: serde_json::Value = serde_json::from_slice(&std::fs::read(&e).unwrap()).unwrap();
+    let ev = &run.evidence;
     assert_eq!(ev["scope"], "entrypoint", "the default scope");
     assert_eq!(
         ev["entrypoint"]["also_run"],
@@ -356,16 +354,10 @@ fn also_run_commands_are_followed_by_default() {
             ["/usr/bin/apt", "--version"]
         ])
     );
-    let reached = reached(&ev);
-    for program in ["/usr/bin/curl", "/usr/bin/apt", "/usr/bin/sleep"] {
-        let (_, chain) = reached
-            .iter()
-            .find(|(p, _)| p == program)
-            .unwrap_or_else(|| panic!("{program} not reached: {reached:?}"));
-        if program != "/usr/bin/sleep" {
-            assert!(chain[0].contains("--also-run"), "{chain:?}");
-        }
+    for program in ["/usr/bin/curl", "/usr/bin/apt"] {
+        let chain = chain_of(ev, program);
+        assert!(chain[0].contains("--also-run"), "{chain:?}");
     }
-    let allowed = allowed_names(&p);
-    assert!(allowed.iter().any(|a| a == "connect"), "{allowed:?}");
+    chain_of(ev, "/usr/bin/sleep");
+    assert_allows(&run, &["connect"]);
 }
