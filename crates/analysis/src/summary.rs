@@ -129,11 +129,6 @@ impl CallSite {
         self.passed.as_ref().map_or(&[], |p| &p.args)
     }
 
-    /// The values passed, to be changed in place.
-    pub fn args_mut(&mut self) -> &mut [(Loc, ValueSet)] {
-        self.passed.as_mut().map_or(&mut [], |p| &mut p.args)
-    }
-
     /// Constant identifier strings the call passes (e.g. a syscall name given to a lookup).
     pub fn strings(&self) -> &[(Loc, String)] {
         self.passed.as_ref().map_or(&[], |p| &p.strings)
