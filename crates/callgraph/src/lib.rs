@@ -1354,7 +1354,7 @@ impl<'a> ProgramGraph<'a> {
         for &f in &reached {
             let obj = f.obj;
             let sm = self.summary(obj);
-            if sm.named_symbols.is_empty() && sm.named_functions.is_empty() {
+            if self.named_callees[obj as usize].list.is_empty() {
                 continue;
             }
             let func = &sm.functions[f.func as usize];
