@@ -45,7 +45,7 @@ fn code_ranges(elf: &ElfObject, data_len: u64) -> Vec<(u64, u64)> {
             .filter(|s| {
                 s.executable && s.filesz > 0 && s.offset.saturating_add(s.filesz) <= data_len
             })
-            .map(|s| (s.vaddr, s.vaddr + s.filesz))
+            .map(|s| (s.vaddr, s.vaddr.saturating_add(s.filesz)))
             .collect();
     }
     v.sort_unstable();
@@ -203,7 +203,7 @@ pub(crate) fn analyze_with<A: Arch>(
         add(
             &mut starts,
             s.value,
-            (s.size > 0).then(|| s.value + s.size),
+            (s.size > 0).then(|| s.value.saturating_add(s.size)),
             FnOrigin::Symbol,
             Some(&s.name),
         );
@@ -216,7 +216,7 @@ pub(crate) fn analyze_with<A: Arch>(
         add(
             &mut starts,
             s.value,
-            (s.size > 0).then(|| s.value + s.size),
+            (s.size > 0).then(|| s.value.saturating_add(s.size)),
             FnOrigin::Symbol,
             Some(&s.name),
         );
@@ -229,10 +229,8 @@ pub(crate) fn analyze_with<A: Arch>(
         .iter()
         .filter(|s| matches!(s.name.as_str(), ".plt" | ".plt.sec" | ".plt.got" | ".iplt"))
     {
-        let mut a = sec.addr;
-        while a + 16 <= sec.addr + sec.size {
-            add(&mut starts, a, Some(a + 16), FnOrigin::Plt, None);
-            a += 16;
+        for a in (0..sec.size / 16).map(|k| sec.addr.wrapping_add(k * 16)) {
+            add(&mut starts, a, Some(a.wrapping_add(16)), FnOrigin::Plt, None);
         }
     }
     if ctx.is_code(elf.entry) {
@@ -250,12 +248,10 @@ pub(crate) fn analyze_with<A: Arch>(
         // Static binaries: the arrays are only sections (their words may need relocation).
         for name in [".preinit_array", ".init_array", ".fini_array"] {
             if let Some(sec) = elf.section(name).filter(|s| !s.nobits) {
-                let mut a = sec.addr;
-                while a + 8 <= sec.addr + sec.size {
+                for a in (0..sec.size / 8).map(|k| sec.addr.wrapping_add(k * 8)) {
                     if let crate::arch::SlotTarget::Code(c) = ctx.slot_target(a) {
                         init_fini_addrs.push(c);
                     }
-                    a += 8;
                 }
             }
         }
@@ -309,7 +305,7 @@ pub(crate) fn analyze_with<A: Arch>(
     // In address order, so that each round finds their functions in one pass.
     branches.sort();
     code_taken.sort_unstable();
-    let pointers = data_pointers(&ctx);
+    let pointers = data_pointers(&ctx, &mut warnings);
     let data_taken: Vec<u64> = {
         let mut v: Vec<u64> = pointers
             .iter()
@@ -571,16 +567,27 @@ pub(crate) fn analyze_with<A: Arch>(
             RawTarget::Indirect => None,
         }
     };
-    let calls_wrapper_import = |facts: &[crate::arch::FunctionFacts],
-                                f: &crate::arch::FunctionFacts| {
-        f.calls.iter().any(|c| {
-            import_name(facts, c.target).is_some_and(|n| {
-                crate::SYSCALL_WRAPPER_NAMES.contains(&n) || crate::STRING_ARG_IMPORTS.contains(&n)
-            })
+    // Whether a name is one of those, decided once per symbol and per function rather than at
+    // each of the object's (up to millions of) calls.
+    let followed = |n: &str| {
+        crate::SYSCALL_WRAPPER_NAMES.contains(&n) || crate::STRING_ARG_IMPORTS.contains(&n)
+    };
+    let symbol_followed: Vec<bool> = (0..elf.dynsym.len() as u32)
+        .map(|s| import_name(&facts, RawTarget::Symbol(s)).is_some_and(followed))
+        .collect();
+    let function_followed: Vec<bool> = plans
+        .iter()
+        .map(|p| import_name(&facts, RawTarget::Addr(p.entry)).is_some_and(followed))
+        .collect();
+    let calls_wrapper_import = |f: &crate::arch::FunctionFacts| {
+        f.calls.iter().any(|c| match c.target {
+            RawTarget::Symbol(s) => symbol_followed.get(s as usize).copied().unwrap_or(false),
+            RawTarget::Addr(a) => index_of(a).is_some_and(|j| function_followed[j as usize]),
+            RawTarget::Indirect => false,
         })
     };
     for i in 0..plans.len() {
-        if !facts[i].syscalls.is_empty() || calls_wrapper_import(&facts, &facts[i]) {
+        if !facts[i].syscalls.is_empty() || calls_wrapper_import(&facts[i]) {
             if !is_full[i] {
                 facts[i] = run_one(i, true);
                 is_full[i] = true;
@@ -740,7 +747,7 @@ pub(crate) fn analyze_with<A: Arch>(
         let exported: Vec<(u64, u64)> = elf
             .exports()
             .filter(|(_, s)| !ctx.is_code(s.value))
-            .map(|(_, s)| (s.value, s.value + s.size.max(1)))
+            .map(|(_, s)| (s.value, s.value.saturating_add(s.size.max(1))))
             .collect();
         let mut loads: Vec<(u64, u8)> = facts
             .iter()
@@ -968,16 +975,36 @@ fn in_got(elf: &ElfObject, addr: u64) -> bool {
 /// this object, and, in position-dependent or static objects, every pointer-sized word of data
 /// that holds one. GOT slots are left out (code that loads or calls through them accounts for
 /// them).
-fn data_pointers(ctx: &CodeContext<'_>) -> Vec<(u64, u64)> {
+fn data_pointers(ctx: &CodeContext<'_>, warnings: &mut Vec<String>) -> Vec<(u64, u64)> {
     let elf = ctx.elf;
+    // The address ranges of the segments, merged: looked up for every word of data.
+    let mut image: Vec<(u64, u64)> = elf
+        .segments
+        .iter()
+        .filter(|s| s.memsz > 0)
+        .map(|s| (s.vaddr, s.vaddr.saturating_add(s.memsz)))
+        .collect();
+    image.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(image.len());
+    for (s, e) in image {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
     let in_image = |a: u64| {
-        elf.segments
-            .iter()
-            .any(|s| a >= s.vaddr && a - s.vaddr < s.memsz)
+        let i = merged.partition_point(|r| r.0 <= a);
+        i > 0 && a < merged[i - 1].1
     };
+    let got: Vec<(u64, u64)> = elf
+        .sections
+        .iter()
+        .filter(|s| s.name == ".got" || s.name == ".got.plt")
+        .map(|s| (s.addr, s.addr.saturating_add(s.size)))
+        .collect();
     let mut out = Vec::new();
     for r in &elf.relocs {
-        if in_got(elf, r.offset) {
+        if got.iter().any(|&(s, e)| r.offset >= s && r.offset < e) {
             continue;
         }
         match r.kind {
@@ -1007,11 +1034,26 @@ fn data_pointers(ctx: &CodeContext<'_>) -> Vec<(u64, u64)> {
                 || n.starts_with(".note")
                 || n.starts_with(".gnu.version")
         };
+        // Sections of a real file do not overlap: all of them together are at most the file.
+        // Those of a hostile one may each cover the whole file, many times over.
+        let mut budget = ctx.data.len();
+        let mut scanned: HashSet<(u64, u64, u64)> = HashSet::new();
         for s in elf
             .sections
             .iter()
             .filter(|s| s.alloc && !s.executable && !s.nobits && !skip(&s.name))
         {
+            if !scanned.insert((s.offset, s.size, s.addr)) {
+                continue;
+            }
+            if usize::try_from(s.size).map_or(true, |n| n > budget) {
+                warnings.push(format!(
+                    "data sections overlap (more bytes than the file holds); {} and those after it are not scanned for code pointers",
+                    s.name
+                ));
+                break;
+            }
+            budget -= s.size as usize;
             let Some(bytes) = usize::try_from(s.offset).ok().and_then(|o| {
                 ctx.data
                     .get(o..o.checked_add(usize::try_from(s.size).ok()?)?)
@@ -1023,7 +1065,7 @@ fn data_pointers(ctx: &CodeContext<'_>) -> Vec<(u64, u64)> {
             while k + 8 <= bytes.len() {
                 let w = u64::from_le_bytes(bytes[k..k + 8].try_into().expect("8 bytes"));
                 if ctx.is_code(w) || (w != 0 && in_image(w)) {
-                    out.push((s.addr + k as u64, w));
+                    out.push((s.addr.wrapping_add(k as u64), w));
                 }
                 k += 8;
             }

@@ -17,6 +17,13 @@ const MAX_SYMBOLS: usize = 4_000_000;
 const MAX_VERSION_ENTRIES: usize = 65_536;
 const MAX_ARRAY_ENTRIES: usize = 1_000_000;
 const MAX_NAME: usize = 16_384;
+/// Program headers read. Linux runs no executable with more than a page of them (73 on
+/// x86-64), real files have about 15; a hostile count would multiply every address lookup.
+const MAX_SEGMENTS: usize = 256;
+/// Sections read. Linked programs and libraries have fewer than 100; a hostile table of tens of
+/// thousands would multiply every walk over them (sections only guide the analysis: the kernel
+/// and ld.so load segments).
+const MAX_SECTIONS: usize = 256;
 
 /// Parses an ELF file from its bytes.
 pub fn parse_elf(data: &[u8]) -> Result<ElfObject, ElfError> {
@@ -168,15 +175,32 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
     let mut segments = Vec::new();
     let mut interpreter = None;
     let mut dynamic: Option<&[E::Dyn]> = None;
-    for ph in phdrs {
+    if phdrs.len() > MAX_SEGMENTS {
+        warnings.push(format!(
+            "{} program headers; only the first {MAX_SEGMENTS} are read",
+            phdrs.len()
+        ));
+    }
+    for ph in phdrs.iter().take(MAX_SEGMENTS) {
         match ph.p_type(endian).0 {
             1 => {
                 let flags = ph.p_flags(endian).0;
+                let vaddr: u64 = ph.p_vaddr(endian).into();
+                let memsz: u64 = ph.p_memsz(endian).into();
+                let filesz: u64 = ph.p_filesz(endian).into();
+                // The kernel refuses a segment that wraps around the address space; cut here,
+                // so that `vaddr + size` holds everywhere.
+                let room = u64::MAX - vaddr;
+                if memsz > room || filesz > room {
+                    warnings.push(format!(
+                        "a segment at {vaddr:#x} runs past the end of the address space; cut"
+                    ));
+                }
                 segments.push(Segment {
-                    vaddr: ph.p_vaddr(endian).into(),
-                    memsz: ph.p_memsz(endian).into(),
+                    vaddr,
+                    memsz: memsz.min(room),
                     offset: ph.p_offset(endian).into(),
-                    filesz: ph.p_filesz(endian).into(),
+                    filesz: filesz.min(room),
                     readable: flags & 4 != 0,
                     writable: flags & 2 != 0,
                     executable: flags & 1 != 0,
@@ -278,18 +302,41 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
     let mut static_relas: Vec<(usize, usize, u32)> = Vec::new(); // allocated SHT_RELA in files without PT_DYNAMIC
     match header.sections(endian, data) {
         Ok(table) => {
-            for sh in table.iter() {
+            if table.len() > MAX_SECTIONS {
+                warnings.push(format!(
+                    "{} section headers; only the first {MAX_SECTIONS} are read",
+                    table.len()
+                ));
+            }
+            for sh in table.iter().take(MAX_SECTIONS) {
                 let name = table
                     .section_name(endian, sh)
                     .map(|n| ctx.string(n))
                     .unwrap_or_default();
                 let flags: u64 = sh.sh_flags(endian).0;
                 let ty = sh.sh_type(endian).0;
+                let addr: u64 = sh.sh_addr(endian).into();
+                let offset: u64 = sh.sh_offset(endian).into();
+                let mut size: u64 = sh.sh_size(endian).into();
+                // A section is only what the file and the address space can hold: a hostile
+                // size would make every walk over it (PLT stubs, init arrays) run for ever.
+                let room = if ty == 8 {
+                    u64::MAX - addr
+                } else {
+                    (u64::MAX - addr).min((data.len() as u64).saturating_sub(offset))
+                };
+                if size > room {
+                    warnings.push(format!(
+                        "section {name} is larger than {}; cut to {room} bytes",
+                        if ty == 8 { "the address space" } else { "the file" }
+                    ));
+                    size = room;
+                }
                 sections.push(Section {
                     name,
-                    addr: sh.sh_addr(endian).into(),
-                    size: sh.sh_size(endian).into(),
-                    offset: sh.sh_offset(endian).into(),
+                    addr,
+                    size,
+                    offset,
                     nobits: ty == 8,
                     alloc: flags & 2 != 0,
                     writable: flags & 1 != 0,
