@@ -112,12 +112,56 @@ pub fn analyse(text: &str, start: &Start, host: &dyn Host) -> Report {
     st.vars
         .entry("IFS".into())
         .or_insert_with(|| Val::lit(" \t\n"));
-    it.run_text(&mut st, text, &start.name);
+    // The parser and the reader recurse once per nested construct: a hostile script nested
+    // tens of thousands deep would overflow the thread's stack (an abort, not an error). They
+    // run on a stack of their own, large enough for the nesting `parse` accepts.
+    stacker::grow(SCRIPT_STACK, || it.run_text(&mut st, text, &start.name));
     it.report
 }
 
-/// Parses a script; the error text when it cannot be parsed.
+/// Stack for reading one script: far more than [`MAX_OPENINGS`] nested constructs need
+/// (about 4 KiB each in the parser). Only what is used is ever touched.
+const SCRIPT_STACK: usize = 512 << 20;
+
+/// Constructs that can nest in one text (brackets, braces, backquotes, compound-command
+/// keywords), at most: their count bounds the nesting depth whatever the text does to hide
+/// it. Real scripts have a few hundred (apt-key 429, the largest seen 8468 in a test suite).
+const MAX_OPENINGS: usize = 20_000;
+
+/// Command substitutions (and sourced files, `eval`s) within each other, at most: each level is
+/// parsed again from its text, so the work grows with the square of the depth.
+const MAX_DEPTH: usize = 32;
+
+/// At most `n` characters of `text`, for messages.
+fn excerpt(text: &str, n: usize) -> String {
+    match text.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// How many constructs that can nest `text` opens (an upper bound of its nesting depth).
+fn openings(text: &str) -> usize {
+    let marks = text
+        .bytes()
+        .filter(|b| matches!(b, b'(' | b'{' | b'`' | b'['))
+        .count();
+    let keywords = text
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| matches!(*w, "if" | "while" | "until" | "for" | "case" | "select"))
+        .count();
+    marks + keywords
+}
+
+/// Parses a script; the error text when it cannot be parsed (or is nested too much to parse
+/// safely).
 pub fn parse(text: &str) -> Result<ast::Program, String> {
+    let n = openings(text);
+    if n > MAX_OPENINGS {
+        return Err(format!(
+            "{n} brackets and compound commands, more than the {MAX_OPENINGS} read safely"
+        ));
+    }
     let opts = brush_parser::ParserOptions::default();
     let mut p = brush_parser::Parser::new(std::io::BufReader::new(text.as_bytes()), &opts);
     p.parse_program().map_err(|e| e.to_string())
@@ -324,6 +368,12 @@ impl<'h> Interp<'h> {
     }
 
     fn run_text(&mut self, st: &mut State, text: &str, name: &str) {
+        if self.sources.len() >= MAX_DEPTH {
+            self.unknown(format!(
+                "{name}: scripts, sourced files and command substitutions nested more than {MAX_DEPTH} deep"
+            ));
+            return;
+        }
         match parse(text) {
             Ok(prog) => {
                 self.sources.push(name.to_string());
@@ -829,7 +879,19 @@ impl<'h> Interp<'h> {
                     s.clone()
                 };
                 let mut sub = st.clone();
-                let name = format!("{} (command substitution)", self.here(None));
+                // Nested substitutions keep one suffix: the name stays short however deep.
+                let here = self.here(None);
+                let name = if here.ends_with(" (command substitution)") {
+                    here
+                } else {
+                    format!("{here} (command substitution)")
+                };
+                if self.sources.len() >= MAX_DEPTH {
+                    self.unknown(format!(
+                        "{name}: command substitutions nested more than {MAX_DEPTH} deep"
+                    ));
+                    return vec![unknown_frag(quoted)];
+                }
                 match parse(&text) {
                     Ok(prog) => {
                         self.sources.push(name);
@@ -838,7 +900,10 @@ impl<'h> Interp<'h> {
                         }
                         self.sources.pop();
                     }
-                    Err(e) => self.unknown(format!("{name}: cannot parse {text:?} ({e})")),
+                    Err(e) => self.unknown(format!(
+                        "{name}: cannot parse {:?} ({e})",
+                        excerpt(&text, 200)
+                    )),
                 }
                 vec![unknown_frag(quoted)]
             }

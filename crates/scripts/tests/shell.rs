@@ -213,3 +213,45 @@ fn local_restored_and_while_read() {
     let r = run("while read -r c; do $c; done");
     assert!(!r.unknown.is_empty());
 }
+
+/// Scripts are part of an untrusted image: one nested tens of thousands deep must be reported
+/// (any command may run), never overflow the stack; one nested as deep as real scripts go is
+/// still read exactly.
+#[test]
+fn hostile_nesting_is_reported_not_fatal() {
+    let n = 50_000;
+    for (what, text) in [
+        ("braces", format!("{}ls; {}", "{ ".repeat(n), "}; ".repeat(n))),
+        ("if", format!("{}ls; {}", "if true; then ".repeat(n), "fi; ".repeat(n))),
+        ("subshells", format!("{}ls{}", "( ".repeat(n), " )".repeat(n))),
+        ("substitutions", format!("echo {}$(ls){}", "$(echo ".repeat(n), ")".repeat(n))),
+    ] {
+        let r = run(&text);
+        assert!(
+            r.unknown.iter().any(|u| u.contains("more than")),
+            "{what}: {:?}",
+            r.unknown
+        );
+        // Every message stays short however long the script.
+        assert!(r.unknown.iter().all(|u| u.len() < 1000), "{what}: long message");
+    }
+    // Just under the limit (it counts every bracket and compound command): read exactly, on a
+    // stack large enough for the parser's recursion.
+    for text in [
+        format!("{}ls /; {}", "{ ".repeat(19_000), "}; ".repeat(19_000)),
+        format!("{}ls /; {}", "if true; then ".repeat(19_000), "fi; ".repeat(19_000)),
+    ] {
+        let r = run(&text);
+        assert_eq!(commands(&r), ["ls /"]);
+        assert!(r.unknown.is_empty(), "{:?}", r.unknown);
+    }
+    // Command substitutions nested past the depth followed: reported, whatever is inside.
+    let r = run(&format!("echo {}$(ls /){}", "$(echo ".repeat(40), ")".repeat(40)));
+    assert!(
+        r.unknown.iter().any(|u| u.contains("nested more than")),
+        "{:?}",
+        r.unknown
+    );
+    let r = run(&format!("echo {}$(ls /){}", "$(echo ".repeat(10), ")".repeat(10)));
+    assert_eq!(commands(&r), ["ls /"]);
+}
