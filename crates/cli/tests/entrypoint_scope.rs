@@ -361,3 +361,43 @@ fn also_run_commands_are_followed_by_default() {
     chain_of(ev, "/usr/bin/sleep");
     assert_allows(&run, &["connect"]);
 }
+
+/// `#!` lines are followed as the kernel follows them: five scripts in a row still reach the
+/// final interpreter, six fail with ELOOP and run nothing (checked on Linux: `bad interpreter:
+/// Too many levels of symbolic links`); two scripts naming each other end at once, without the
+/// fallback to every program (a loop once made ever longer command lines until a budget ran out:
+/// 40 s and 7 GB).
+#[test]
+fn interpreter_chains_stop_where_the_kernel_stops() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    // /c1 → /c2 → … → /c6 → curl (a script that runs curl, read by /bin/sh).
+    for i in 1..=6 {
+        write_exec(&root, &format!("/c{i}"), &format!("#!/c{}\n", i + 1));
+    }
+    write_exec(&root, "/c7", "#!/bin/sh\ncurl -fsS http://127.0.0.1/\n");
+    write_exec(&root, "/loop1", "#!/loop2\n");
+    write_exec(&root, "/loop2", "#!/loop1\n");
+    let image = d.path().join("chains.tar");
+    docker_archive(&root, &["/c3"], &image);
+    let five = profile_args(&image, "five", &[]);
+    assert!(
+        reached_paths(&five.evidence).iter().any(|p| p == "/usr/bin/curl"),
+        "{:?}",
+        reached_paths(&five.evidence)
+    );
+    let six = profile_args(&image, "six", &["--entrypoint", "/c2"]);
+    let reached = reached_paths(&six.evidence);
+    assert!(
+        !reached.iter().any(|p| p.contains("curl") || p.contains("dash")),
+        "{reached:?}"
+    );
+    let looped = profile_args(&image, "loop", &["--entrypoint", "/loop1"]);
+    assert!(!looped.stderr.contains("every program"), "{}", looped.stderr);
+    assert_eq!(
+        reached_paths(&looped.evidence),
+        ["/loop1", "/loop2"],
+        "{:?}",
+        looped.evidence["entrypoint"]
+    );
+}

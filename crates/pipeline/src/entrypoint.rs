@@ -164,6 +164,10 @@ struct Node {
     extensions_done: bool,
 }
 
+/// `#!` lines the kernel follows from one exec (fs/exec.c: binfmt rewrites beyond this depth fail
+/// with ELOOP; counted generously).
+const MAX_INTERPRETERS: u8 = 5;
+
 /// A command line to run.
 #[derive(Clone, Debug)]
 struct Invocation {
@@ -175,6 +179,8 @@ struct Invocation {
     cwd: Vec<Field>,
     /// A file that is not ELF and has no `#!` line is run by `/bin/sh` (shells, execvp).
     sh_fallback: bool,
+    /// How many `#!` interpreters the kernel has already put in front of the file asked for.
+    interp_depth: u8,
     parent: Option<usize>,
     why: String,
 }
@@ -300,6 +306,7 @@ pub(crate) fn discover(
             path: vec![d.path.clone()],
             cwd: vec![d.cwd.clone()],
             sh_fallback: false,
+            interp_depth: 0,
             parent: None,
             why: format!(
                 "{origin} {}",
@@ -430,6 +437,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                 path: Vec::new(),
                 cwd: vec![Field::lit("/")],
                 sh_fallback: false,
+                interp_depth: 0,
                 parent: None,
                 why: reason.clone(),
             });
@@ -728,6 +736,9 @@ impl<'a, 'c> Discovery<'a, 'c> {
             .map(|a| a.iter().skip(1).cloned().collect())
             .unwrap_or_default();
         match scripts::parse_shebang(&head) {
+            // Linux follows at most MAX_INTERPRETERS `#!` lines from one exec, then fails it
+            // with ELOOP: a longer chain (or a loop) runs nothing more.
+            Some(_) if inv.interp_depth >= MAX_INTERPRETERS => {}
             Some((interp, arg)) => {
                 let mut argv = vec![Arg::lit(&interp)];
                 if let Some(a) = &arg {
@@ -755,6 +766,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                     path: Vec::new(),
                     cwd: inv.cwd.clone(),
                     sh_fallback: false,
+                    interp_depth: inv.interp_depth + 1,
                     parent: Some(n),
                     why: format!(
                         "the interpreter of {real} (#!{interp}{})",
@@ -775,6 +787,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                     path: Vec::new(),
                     cwd: inv.cwd.clone(),
                     sh_fallback: false,
+                    interp_depth: 0,
                     parent: Some(n),
                     why: format!("runs {real}, which has no #! line"),
                 });
@@ -1081,6 +1094,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                 },
                 cwd: u.cwd.clone(),
                 sh_fallback: true,
+                interp_depth: 0,
                 parent: Some(n),
                 why: format!("`{}` at {}", shorten(&u.text), u.at),
             });
@@ -1116,6 +1130,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                     },
                     cwd: inv.cwd.clone(),
                     sh_fallback: true,
+                    interp_depth: 0,
                     parent: Some(n),
                     why,
                 });
@@ -1139,6 +1154,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                     path: Vec::new(),
                     cwd: inv.cwd.clone(),
                     sh_fallback: false,
+                    interp_depth: 0,
                     parent: Some(n),
                     why: format!(
                         "{who} runs `{}` with /bin/sh -c",
@@ -1155,6 +1171,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                     path: Vec::new(),
                     cwd: inv.cwd.clone(),
                     sh_fallback: false,
+                    interp_depth: 0,
                     parent: Some(n),
                     why: format!("{who} runs a script with /bin/sh"),
                 });
@@ -1226,6 +1243,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                         path: Vec::new(),
                         cwd: inv.cwd.clone(),
                         sh_fallback: false,
+                        interp_depth: 0,
                         parent: Some(n),
                         why: format!(
                             "{who} starts the shell of user {user}{}",
@@ -1263,6 +1281,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                         path: Vec::new(),
                         cwd: inv.cwd.clone(),
                         sh_fallback: false,
+                        interp_depth: 0,
                         parent: Some(n),
                         why: format!("{who} runs every file of {dir}"),
                     });
@@ -1675,6 +1694,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                                 },
                                 cwd: vec![self.cwd.clone()],
                                 sh_fallback: search,
+                                interp_depth: 0,
                                 parent: Some(n),
                                 why: format!(
                                     "{} \"{p}\" ({} at {:#x} in {})",
@@ -1721,6 +1741,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                                 path: Vec::new(),
                                 cwd: vec![self.cwd.clone()],
                                 sh_fallback: false,
+                                interp_depth: 0,
                                 parent: Some(n),
                                 why: format!(
                                     "{} of a command computed at run time ({} at {:#x} in {})",
@@ -1828,6 +1849,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                     path: Vec::new(),
                     cwd: vec![self.cwd.clone()],
                     sh_fallback: false,
+                    interp_depth: 0,
                     parent: Some(n),
                     why: format!(
                         "wordexp, imported by {}, runs command substitutions with /bin/sh",
@@ -1917,6 +1939,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
             path: Vec::new(),
             cwd: vec![self.cwd.clone()],
             sh_fallback: false,
+            interp_depth: 0,
             parent: Some(n),
             why: format!(
                 "{}(\"{}\") ({} at {:#x} in {})",
