@@ -401,3 +401,28 @@ fn interpreter_chains_stop_where_the_kernel_stops() {
         looped.evidence["entrypoint"]
     );
 }
+
+/// A script that runs itself with one more argument each time, or with its arguments twice,
+/// makes a new command line at every step: the command is followed with its arguments unknown
+/// after 64 of them, or once they pass 1024 arguments. Both end at once (they once took 27 s and
+/// 3 GB, and 24 GB before the kernel killed the run), and read exactly: the script and its shell, no other program.
+#[test]
+fn self_invoking_scripts_end() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    write_exec(&root, "/more.sh", "#!/bin/sh\nexec \"$0\" x \"$@\"\n");
+    write_exec(&root, "/twice.sh", "#!/bin/sh\n/twice.sh \"$@\" \"$@\"\n");
+    let image = d.path().join("self.tar");
+    docker_archive(&root, &["/more.sh", "a"], &image);
+    for (tag, script) in [("more", "/more.sh"), ("twice", "/twice.sh")] {
+        let run = profile_args(&image, tag, &["--entrypoint", script, "--cmd", "a"]);
+        assert!(!run.stderr.contains("every program"), "{}", run.stderr);
+        // Programs and scripts (the shell's own plugins aside).
+        let mut reached: Vec<String> = reached_paths(&run.evidence)
+            .into_iter()
+            .filter(|p| !p.contains(".so"))
+            .collect();
+        reached.sort();
+        assert_eq!(reached, ["/bin/sh", script], "{tag}");
+    }
+}

@@ -103,6 +103,13 @@ pub struct EntrypointEvidence {
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Invocations followed at most (a script that keeps producing new command lines).
 const MAX_INVOCATIONS: usize = 20_000;
+/// Distinct argument vectors followed for one command; more (a script that runs itself with one
+/// more argument each time) and the command is followed once more with its arguments unknown.
+const MAX_ARGV_VARIANTS: usize = 64;
+/// Arguments (and bytes of them) a followed command line keeps; a longer one (a script that
+/// runs itself with its arguments twice) is followed with its arguments unknown.
+const MAX_ARGS: usize = 1024;
+const MAX_ARGV_BYTES: usize = 256 << 10;
 
 pub(crate) const SYS_EXECVE: u64 = 59;
 pub(crate) const SYS_EXECVEAT: u64 = 322;
@@ -200,6 +207,8 @@ struct Discovery<'a, 'c> {
     pending: Vec<(usize, ProgramKind)>,
     queue: VecDeque<Invocation>,
     seen_invocations: HashSet<String>,
+    /// Distinct argument vectors followed per command (target, PATH, directory).
+    argv_variants: HashMap<String, usize>,
     invocations: usize,
     evidence: EntrypointEvidence,
     all_programs: bool,
@@ -269,6 +278,7 @@ pub(crate) fn discover(
         pending: Vec::new(),
         queue: VecDeque::new(),
         seen_invocations: HashSet::new(),
+            argv_variants: HashMap::new(),
         invocations: 0,
         evidence: EntrypointEvidence::default(),
         all_programs: false,
@@ -658,21 +668,36 @@ impl<'a, 'c> Discovery<'a, 'c> {
         m
     }
 
-    fn run(&mut self, inv: Invocation) {
+    fn run(&mut self, mut inv: Invocation) {
         if inv.target.is_any() {
             self.fallback_programs(format!("{}: runs a command that is not known", inv.why));
             return;
         }
-        let key = format!(
-            "{:?}|{:?}|{:?}|{:?}|{}",
-            inv.target, inv.argv, inv.path, inv.cwd, inv.sh_fallback
+        let command = format!(
+            "{:?}|{:?}|{:?}|{}",
+            inv.target, inv.path, inv.cwd, inv.sh_fallback
         );
+        // Widening: a command line too long, or one more argument vector for a command already
+        // followed with many, is followed with its arguments unknown (sound: what the program
+        // does with arguments it cannot see is what it may do with any), once.
+        let too_long = inv.argv.as_ref().is_some_and(|a| {
+            a.len() > MAX_ARGS || a.iter().map(|x| x.to_string().len()).sum::<usize>() > MAX_ARGV_BYTES
+        });
+        // (An interpreter run for a `#!` line has one command line per script command line:
+        // the script's are the ones counted.)
+        let counted = inv.interp_depth == 0;
+        if too_long
+            || (counted
+                && self.argv_variants.get(&command).copied().unwrap_or(0) >= MAX_ARGV_VARIANTS)
+        {
+            inv.argv = None;
+        }
+        let key = format!("{command}|{:?}", inv.argv);
         if !self.seen_invocations.insert(key) {
-            if let Some(p) = inv.parent {
-                // Same command line again from elsewhere: count the reason.
-                let _ = p;
-            }
             return;
+        }
+        if counted && inv.argv.is_some() {
+            *self.argv_variants.entry(command).or_insert(0) += 1;
         }
         let files = self.resolve_target(&inv);
         if files.len() > 256 && !self.all_programs {
