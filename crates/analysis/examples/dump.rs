@@ -6,11 +6,6 @@ fn main() {
     let t = std::time::Instant::now();
     let s = dockergate_analysis::analyze_object(&data, &elf).expect("analysis");
     eprintln!("{:?} in {:?}", s.stats, t.elapsed());
-    eprintln!(
-        "steps {} generic {}",
-        dockergate_analysis::arch::x86_64::STEPS.load(std::sync::atomic::Ordering::Relaxed),
-        dockergate_analysis::arch::x86_64::GENERIC.load(std::sync::atomic::Ordering::Relaxed)
-    );
     let unresolved: usize = s
         .functions
         .iter()

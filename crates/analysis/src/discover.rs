@@ -499,11 +499,12 @@ pub(crate) fn analyze_with<A: Arch>(
     phase("  skim");
     // Completed on request, and PLT stubs (tiny; they pass their arguments through to
     // another object, so whoever calls a syscall wrapper through them needs their values).
-    let is_plt = |p: &FnPlan| {
-        starts
-            .get(&p.entry)
-            .is_some_and(|s| s.origin == FnOrigin::Plt)
-    };
+    let plt_entries: HashSet<u64> = starts
+        .iter()
+        .filter(|(_, s)| s.origin == FnOrigin::Plt)
+        .map(|(a, _)| *a)
+        .collect();
+    let is_plt = |p: &FnPlan| plt_entries.contains(&p.entry);
     for (i, p) in plans.iter().enumerate() {
         if !is_full[i] && (force_full.contains(&p.entry) || is_plt(p)) {
             facts[i] = run_one(i, true);

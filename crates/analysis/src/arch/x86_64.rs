@@ -29,8 +29,6 @@ use crate::dataflow::{Slot, State, Val};
 use crate::summary::{FnAbi, Loc, SyscallAbi, SyscallSite, ValueSet};
 
 pub struct X86_64;
-pub static GENERIC: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-pub static STEPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 const NREGS: usize = 16;
 const RAX: usize = 0;
@@ -380,6 +378,17 @@ fn collect_data_refs(
 }
 
 /// One function's data flow.
+/// `DG_TRACE=ADDR` (hex): the function holding ADDR prints its data flow (read once: blocks are
+/// run millions of times).
+fn trace_address() -> Option<u64> {
+    static TRACE: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| {
+        std::env::var("DG_TRACE")
+            .ok()
+            .and_then(|v| u64::from_str_radix(&v, 16).ok())
+    })
+}
+
 struct Flow<'c, 'a> {
     ctx: &'c CodeContext<'a>,
     insns: &'c [Instruction],
@@ -853,10 +862,7 @@ impl<'c, 'a> Flow<'c, 'a> {
     fn run_block(&mut self, b: usize, mut st: State<NREGS>) -> State<NREGS> {
         let (start, end) = (self.leaders[b], self.block_end(b));
         let trace = self.recording
-            && std::env::var("DG_TRACE")
-                .ok()
-                .and_then(|v| u64::from_str_radix(&v, 16).ok())
-                .is_some_and(|a| a >= self.plan.entry && a < self.plan.end);
+            && trace_address().is_some_and(|a| a >= self.plan.entry && a < self.plan.end);
         for k in start..end {
             let ins = self.insns[k];
             if trace {
@@ -1066,7 +1072,6 @@ impl<'c, 'a> Flow<'c, 'a> {
     /// The transfer function of one instruction.
     fn step(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
         use Mnemonic as M;
-        STEPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.record_code_addrs(ins);
         let m = ins.mnemonic();
         match m {
@@ -1581,7 +1586,6 @@ impl<'c, 'a> Flow<'c, 'a> {
     /// write to the stack pointer starts a new frame base; memory writes through the stack
     /// update or forget slots.
     fn generic(&mut self, st: &mut State<NREGS>, ins: &Instruction) {
-        GENERIC.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let info = self
             .info
             .get_or_insert_with(|| Box::new(InstructionInfoFactory::new()))
