@@ -227,6 +227,8 @@ pub struct ImageLoader<'a> {
     system_dirs: Mutex<HashMap<(NodeId, u16), Vec<String>>>,
     /// [`ImageLoader::default_interpreter`] by machine and class (it looks at every ELF file).
     default_interp: Mutex<HashMap<(u16, u8), Option<(String, NodeId)>>>,
+    /// [`ImageLoader::ld_so_conf_dirs`], read once.
+    conf_dirs: std::sync::OnceLock<Vec<String>>,
 }
 
 impl<'a> ImageLoader<'a> {
@@ -259,6 +261,7 @@ impl<'a> ImageLoader<'a> {
                 working_dir.to_string()
             },
             cache,
+            conf_dirs: std::sync::OnceLock::new(),
             system_dirs: Mutex::new(HashMap::new()),
             default_interp: Mutex::new(HashMap::new()),
         }
@@ -274,8 +277,13 @@ impl<'a> ImageLoader<'a> {
 
     /// The directories `/etc/ld.so.conf` lists (with its `include` files, globs expanded), in
     /// order: what ldconfig would put in the cache. ld.so itself never reads the file.
-    pub fn ld_so_conf_dirs(&self) -> Vec<String> {
-        read_ld_so_conf(self.fs)
+    pub fn ld_so_conf_dirs(&self) -> &[String] {
+        self.conf_dirs.get_or_init(|| read_ld_so_conf(self.fs))
+    }
+
+    /// The image's /etc/ld.so.cache, when it has one that parses.
+    pub fn ld_so_cache(&self) -> Option<&LdSoCache> {
+        self.cache.as_ref()
     }
 
     /// Models running the program at `path` (an image path).
@@ -474,19 +482,29 @@ fn flavor_of_interpreter(interp: &str) -> Flavor {
 /// Directories listed by /etc/ld.so.conf and its `include` files (globs supported for `*`), as
 /// ldconfig reads them.
 fn read_ld_so_conf(fs: &ImageFs) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out = ConfDirs::default();
     let mut seen = std::collections::HashSet::new();
     read_conf_file(fs, "/etc/ld.so.conf", &mut out, &mut seen);
-    out
+    out.list
 }
+
+/// Directories read from ld.so.conf files, in order, each once. At most [`MAX_CONF_DIRS`]: real
+/// files list a handful, and every library lookup walks them.
+#[derive(Default)]
+struct ConfDirs {
+    list: Vec<String>,
+    seen: std::collections::HashSet<String>,
+}
+
+const MAX_CONF_DIRS: usize = 4096;
 
 fn read_conf_file(
     fs: &ImageFs,
     file: &str,
-    out: &mut Vec<String>,
+    out: &mut ConfDirs,
     seen: &mut std::collections::HashSet<String>,
 ) {
-    if !seen.insert(file.to_string()) || seen.len() > 256 {
+    if !seen.insert(file.to_string()) || seen.len() > 256 || out.list.len() >= MAX_CONF_DIRS {
         return;
     }
     let Ok(bytes) = fs.read_path(file) else {
@@ -521,8 +539,8 @@ fn read_conf_file(
                 let d = d.split('=').next().unwrap_or(d);
                 let d = d.trim_end_matches('/');
                 let d = if d.is_empty() { "/" } else { d };
-                if !out.iter().any(|o| o == d) {
-                    out.push(d.to_string());
+                if out.list.len() < MAX_CONF_DIRS && out.seen.insert(d.to_string()) {
+                    out.list.push(d.to_string());
                 }
             }
         }

@@ -328,6 +328,22 @@ fn without_a_cache_ld_so_conf_is_not_read() {
     assert_eq!(l.ld_so_conf_dirs(), vec!["/usr/local/lib".to_string()]);
 }
 
+/// A hostile ld.so.conf (200000 directories, 2 MB; every dlopen lookup walks them, and a
+/// quadratic de-duplication once took minutes): the first 4096, each once, read once.
+#[test]
+fn glibc_ld_so_conf_is_bounded() {
+    let mut t = Tree::glibc("huge-conf");
+    let mut text: String = (0..200_000).map(|i| format!("/x/d{i}\n")).collect();
+    text.push_str("/x/d0\n");
+    t.write("/etc/ld.so.conf", text.as_bytes());
+    let fs = t.image_fs();
+    let cat = dockergate_loader::ElfCatalog::scan(&fs);
+    let l = dockergate_loader::ImageLoader::new(&fs, &cat, &[], "/");
+    let dirs = l.ld_so_conf_dirs();
+    assert_eq!(dirs.len(), 4096);
+    assert_eq!((dirs[0].as_str(), dirs[4095].as_str()), ("/x/d0", "/x/d4095"));
+}
+
 #[test]
 fn glibc_hwcaps_and_legacy_subdirectories() {
     let Some(oracle) = setup() else { return };

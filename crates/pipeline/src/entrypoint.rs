@@ -1610,16 +1610,14 @@ impl<'a, 'c> Discovery<'a, 'c> {
         if let Some((_, v)) = self.env.iter().find(|(k, _)| k == "LD_LIBRARY_PATH") {
             dirs.extend(v.split([':', ';']).map(str::to_string));
         }
-        if let Ok(b) = fs.read_path("/etc/ld.so.cache") {
-            if let Some(c) = dockergate_loader::LdSoCache::parse(&b) {
-                for e in c.entries.iter().filter(|e| e.soname == name) {
-                    if let Some(d) = e.path.rsplit_once('/') {
-                        dirs.push(d.0.to_string());
-                    }
+        if let Some(c) = self.cx.loader.ld_so_cache() {
+            for e in c.entries.iter().filter(|e| e.soname == name) {
+                if let Some(d) = e.path.rsplit_once('/') {
+                    dirs.push(d.0.to_string());
                 }
             }
         }
-        dirs.extend(self.cx.loader.ld_so_conf_dirs());
+        dirs.extend(self.cx.loader.ld_so_conf_dirs().iter().cloned());
         for d in [
             "/lib/x86_64-linux-gnu",
             "/usr/lib/x86_64-linux-gnu",
