@@ -98,6 +98,7 @@ pub fn analyse(text: &str, start: &Start, host: &dyn Host) -> Report {
         recursed: HashSet::new(),
         sources: vec![start.name.clone()],
         exhausted: false,
+        unknown_more: 0,
     };
     let mut st = State {
         vars: BTreeMap::new(),
@@ -116,6 +117,13 @@ pub fn analyse(text: &str, start: &Start, host: &dyn Host) -> Report {
     // tens of thousands deep would overflow the thread's stack (an abort, not an error). They
     // run on a stack of their own, large enough for the nesting `parse` accepts.
     stacker::grow(SCRIPT_STACK, || it.run_text(&mut st, text, &start.name));
+    if it.unknown_more > 0 {
+        let more = format!(
+            "{}: and {} more places where the command is not known",
+            start.name, it.unknown_more
+        );
+        it.report.unknown.push(more);
+    }
     it.report
 }
 
@@ -335,7 +343,12 @@ struct Interp<'h> {
     /// Script names being read (for locations).
     sources: Vec<String>,
     exhausted: bool,
+    /// Places past the first [`MAX_UNKNOWN`] where the command is not known.
+    unknown_more: usize,
 }
+
+/// Places where the command is not known, listed at most (each makes every command possible).
+const MAX_UNKNOWN: usize = 32;
 
 impl<'h> Interp<'h> {
     fn here(&self, loc: Option<&brush_parser::SourceSpan>) -> String {
@@ -347,8 +360,15 @@ impl<'h> Interp<'h> {
     }
 
     fn unknown(&mut self, what: String) {
-        if !self.report.unknown.contains(&what) {
+        // One is enough to make every command possible; a few name the places, the rest are
+        // counted (a script with a hundred thousand of them made this list quadratic).
+        if self.report.unknown.contains(&what) {
+            return;
+        }
+        if self.report.unknown.len() < MAX_UNKNOWN {
             self.report.unknown.push(what);
+        } else {
+            self.unknown_more += 1;
         }
     }
 

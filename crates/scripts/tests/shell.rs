@@ -255,3 +255,18 @@ fn hostile_nesting_is_reported_not_fatal() {
     let r = run(&format!("echo {}$(ls /){}", "$(echo ".repeat(10), ")".repeat(10)));
     assert_eq!(commands(&r), ["ls /"]);
 }
+
+/// A script with a hundred thousand commands whose names are not known: the first places are
+/// named, the others counted (the list was searched at each one: quadratic).
+#[test]
+fn many_unknown_commands_are_counted() {
+    let text: String = (0..100_000).map(|i| format!("$c{i}\n")).collect();
+    let r = run(&text);
+    assert_eq!(r.unknown.len(), 33, "{:?}", &r.unknown[..3]);
+    assert!(r.unknown[0].contains("$c0"), "{}", r.unknown[0]);
+    assert!(
+        r.unknown[32].contains("and 99968 more places"),
+        "{}",
+        r.unknown[32]
+    );
+}
