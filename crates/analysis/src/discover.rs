@@ -230,7 +230,13 @@ pub(crate) fn analyze_with<A: Arch>(
         .filter(|s| matches!(s.name.as_str(), ".plt" | ".plt.sec" | ".plt.got" | ".iplt"))
     {
         for a in (0..sec.size / 16).map(|k| sec.addr.wrapping_add(k * 16)) {
-            add(&mut starts, a, Some(a.wrapping_add(16)), FnOrigin::Plt, None);
+            add(
+                &mut starts,
+                a,
+                Some(a.wrapping_add(16)),
+                FnOrigin::Plt,
+                None,
+            );
         }
     }
     if ctx.is_code(elf.entry) {

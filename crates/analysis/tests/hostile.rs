@@ -25,7 +25,13 @@ static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new(
 /// Parses and analyses `b` on a thread of its own; records a panic or a run over the time limit
 /// (a file that makes the analysis loop for ever is left running) in `failures`. Returns whether
 /// the file parsed.
-fn check(name: &str, b: &[u8], what: &str, slowest: &mut Duration, failures: &mut Vec<String>) -> bool {
+fn check(
+    name: &str,
+    b: &[u8],
+    what: &str,
+    slowest: &mut Duration,
+    failures: &mut Vec<String>,
+) -> bool {
     let bytes = b.to_vec();
     let (tx, rx) = std::sync::mpsc::channel();
     let t = Instant::now();
@@ -44,7 +50,9 @@ fn check(name: &str, b: &[u8], what: &str, slowest: &mut Duration, failures: &mu
     match r {
         Ok(parsed) => parsed,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-            failures.push(format!("time: not done after {TIME_LIMIT:?} on {name} ({what})"));
+            failures.push(format!(
+                "time: not done after {TIME_LIMIT:?} on {name} ({what})"
+            ));
             false
         }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
@@ -171,13 +179,25 @@ fn analysis_survives_hostile_input() {
         // Built to multiply the work; both still parse.
         if let Some(b) = many_whole_file_sections(orig, 60_000) {
             assert!(
-                check(name, &b, "60000 sections over the whole file", &mut slowest, &mut failures),
+                check(
+                    name,
+                    &b,
+                    "60000 sections over the whole file",
+                    &mut slowest,
+                    &mut failures
+                ),
                 "{name} with 60000 sections still parses"
             );
         }
         if let Some(b) = huge_plt(orig) {
             assert!(
-                check(name, &b, "a PLT as large as the address space", &mut slowest, &mut failures),
+                check(
+                    name,
+                    &b,
+                    "a PLT as large as the address space",
+                    &mut slowest,
+                    &mut failures
+                ),
                 "{name} with a huge PLT still parses"
             );
         }
@@ -202,5 +222,8 @@ fn analysis_survives_hostile_input() {
         failures.join("\n")
     );
     eprintln!("{tried} mutated files, {parsed} parsed and were analysed; slowest {slowest:?}");
-    assert!(parsed * 2 > tried, "only {parsed} of {tried} mutated files parse");
+    assert!(
+        parsed * 2 > tried,
+        "only {parsed} of {tried} mutated files parse"
+    );
 }

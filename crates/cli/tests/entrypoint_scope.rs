@@ -382,18 +382,26 @@ fn interpreter_chains_stop_where_the_kernel_stops() {
     docker_archive(&root, &["/c3"], &image);
     let five = profile_args(&image, "five", &[]);
     assert!(
-        reached_paths(&five.evidence).iter().any(|p| p == "/usr/bin/curl"),
+        reached_paths(&five.evidence)
+            .iter()
+            .any(|p| p == "/usr/bin/curl"),
         "{:?}",
         reached_paths(&five.evidence)
     );
     let six = profile_args(&image, "six", &["--entrypoint", "/c2"]);
     let reached = reached_paths(&six.evidence);
     assert!(
-        !reached.iter().any(|p| p.contains("curl") || p.contains("dash")),
+        !reached
+            .iter()
+            .any(|p| p.contains("curl") || p.contains("dash")),
         "{reached:?}"
     );
     let looped = profile_args(&image, "loop", &["--entrypoint", "/loop1"]);
-    assert!(!looped.stderr.contains("every program"), "{}", looped.stderr);
+    assert!(
+        !looped.stderr.contains("every program"),
+        "{}",
+        looped.stderr
+    );
     assert_eq!(
         reached_paths(&looped.evidence),
         ["/loop1", "/loop2"],
@@ -425,4 +433,41 @@ fn self_invoking_scripts_end() {
         reached.sort();
         assert_eq!(reached, ["/bin/sh", script], "{tag}");
     }
+}
+
+/// A config with 300000 environment variables (6 MB, under the 16 MiB a document may take):
+/// the last definition of a name still wins and the script still reads it (the environment was
+/// de-duplicated by searching, then copied into every branch of the script's state: 106 s).
+#[test]
+fn a_huge_environment_is_read_once() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    write_exec(
+        &root,
+        "/start.sh",
+        "#!/bin/sh\nfor i in 1 2 3; do x=$(sleep 1); done\nif [ -n \"$V1\" ]; then \"$TOOL\" -fsS http://127.0.0.1/; fi\n",
+    );
+    let mut env: Vec<String> = vec![
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        "TOOL=sleep".into(),
+    ];
+    env.extend((0..300_000).map(|i| format!("V{i}=value{i}")));
+    env.push("TOOL=curl".into());
+    let image = d.path().join("env.tar");
+    docker_archive_with(
+        &root,
+        &["/start.sh"],
+        serde_json::json!({ "Env": env }),
+        &image,
+    );
+    let run = profile_args(&image, "env", &[]);
+    // Reached from the script itself (curl's own dlopen calls then make every program
+    // reachable, as in `script_runs_curl`).
+    let chain = chain_of(&run.evidence, "/usr/bin/curl");
+    assert!(
+        chain
+            .iter()
+            .any(|c| c.starts_with("/usr/bin/curl: ") && c.ends_with(" at /start.sh:3")),
+        "{chain:?}"
+    );
 }

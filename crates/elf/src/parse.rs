@@ -328,7 +328,11 @@ fn parse_generic<E: FileHeader<Endian = Endianness>>(data: &[u8]) -> Result<ElfO
                 if size > room {
                     warnings.push(format!(
                         "section {name} is larger than {}; cut to {room} bytes",
-                        if ty == 8 { "the address space" } else { "the file" }
+                        if ty == 8 {
+                            "the address space"
+                        } else {
+                            "the file"
+                        }
                     ));
                     size = room;
                 }

@@ -341,7 +341,10 @@ fn glibc_ld_so_conf_is_bounded() {
     let l = dockergate_loader::ImageLoader::new(&fs, &cat, &[], "/");
     let dirs = l.ld_so_conf_dirs();
     assert_eq!(dirs.len(), 4096);
-    assert_eq!((dirs[0].as_str(), dirs[4095].as_str()), ("/x/d0", "/x/d4095"));
+    assert_eq!(
+        (dirs[0].as_str(), dirs[4095].as_str()),
+        ("/x/d0", "/x/d4095")
+    );
 }
 
 #[test]

@@ -231,13 +231,18 @@ pub(crate) fn discover(
 ) -> Result<EntrypointEvidence, PipelineError> {
     // Files that cannot be parsed matter only when something reaches them.
     st.unanalysable.clear();
-    let mut env: Vec<(String, String)> = Vec::new();
-    for kv in cx.env {
-        if let Some((k, v)) = kv.split_once('=') {
-            env.retain(|(n, _)| n != k);
-            env.push((k.to_string(), v.to_string()));
-        }
-    }
+    // The last definition of each name wins, in the order of those last definitions (a set,
+    // not a search: a config may hold hundreds of thousands).
+    let mut named = HashSet::new();
+    let mut env: Vec<(String, String)> = cx
+        .env
+        .iter()
+        .rev()
+        .filter_map(|kv| kv.split_once('='))
+        .filter(|(k, _)| named.insert(*k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.reverse();
     if !env.iter().any(|(k, _)| k == "PATH") {
         env.push(("PATH".into(), DEFAULT_PATH.into()));
     }
@@ -278,7 +283,7 @@ pub(crate) fn discover(
         pending: Vec::new(),
         queue: VecDeque::new(),
         seen_invocations: HashSet::new(),
-            argv_variants: HashMap::new(),
+        argv_variants: HashMap::new(),
         invocations: 0,
         evidence: EntrypointEvidence::default(),
         all_programs: false,
@@ -681,7 +686,8 @@ impl<'a, 'c> Discovery<'a, 'c> {
         // followed with many, is followed with its arguments unknown (sound: what the program
         // does with arguments it cannot see is what it may do with any), once.
         let too_long = inv.argv.as_ref().is_some_and(|a| {
-            a.len() > MAX_ARGS || a.iter().map(|x| x.to_string().len()).sum::<usize>() > MAX_ARGV_BYTES
+            a.len() > MAX_ARGS
+                || a.iter().map(|x| x.to_string().len()).sum::<usize>() > MAX_ARGV_BYTES
         });
         // (An interpreter run for a `#!` line has one command line per script command line:
         // the script's are the ones counted.)

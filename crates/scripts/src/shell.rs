@@ -100,19 +100,20 @@ pub fn analyse(text: &str, start: &Start, host: &dyn Host) -> Report {
         exhausted: false,
         unknown_more: 0,
     };
+    let mut env: BTreeMap<String, Val> = start
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), Val::lit(v)))
+        .collect();
+    env.entry("IFS".into()).or_insert_with(|| Val::lit(" \t\n"));
     let mut st = State {
         vars: BTreeMap::new(),
+        env: std::rc::Rc::new(env),
         positional: Val::list(start.args.clone()),
         arg0: start.arg0.clone(),
         funcs: BTreeMap::new(),
         cwd: BTreeSet::from([start.cwd.clone()]),
     };
-    for (k, v) in &start.env {
-        st.vars.insert(k.clone(), Val::lit(v));
-    }
-    st.vars
-        .entry("IFS".into())
-        .or_insert_with(|| Val::lit(" \t\n"));
     // The parser and the reader recurse once per nested construct: a hostile script nested
     // tens of thousands deep would overflow the thread's stack (an abort, not an error). They
     // run on a stack of their own, large enough for the nesting `parse` accepts.
@@ -235,7 +236,12 @@ const BUILTINS: &[&str] = &[
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct State {
+    /// Variables the script has set (over `env`).
     vars: BTreeMap<String, Val>,
+    /// The environment the script starts with, shared by every copy of the state: an image's
+    /// config may set hundreds of thousands of variables, and the state is copied at each
+    /// branch, subshell and command substitution.
+    env: std::rc::Rc<BTreeMap<String, Val>>,
     positional: Val,
     arg0: Field,
     /// Function name → definitions (indexes into `Interp::funcs`).
@@ -248,8 +254,8 @@ impl State {
     fn join(&mut self, other: &State) {
         let keys: BTreeSet<String> = self.vars.keys().chain(other.vars.keys()).cloned().collect();
         for k in keys {
-            let a = self.vars.get(&k).cloned().unwrap_or_else(Val::any);
-            let b = other.vars.get(&k).cloned().unwrap_or_else(Val::any);
+            let a = self.var(&k);
+            let b = other.var(&k);
             let mut v = a;
             v.union(&b);
             self.vars.insert(k, v);
@@ -271,7 +277,12 @@ impl State {
     }
 
     fn var(&self, name: &str) -> Val {
-        self.vars.get(name).cloned().unwrap_or_else(Val::any)
+        self.lookup(name).cloned().unwrap_or_else(Val::any)
+    }
+
+    /// The value the script gave the variable, else the environment's.
+    fn lookup(&self, name: &str) -> Option<&Val> {
+        self.vars.get(name).or_else(|| self.env.get(name))
     }
 }
 
@@ -612,7 +623,7 @@ impl<'h> Interp<'h> {
                 let changed: Vec<String> = st
                     .vars
                     .iter()
-                    .filter(|(k, v)| before.vars.get(*k) != Some(*v))
+                    .filter(|(k, v)| before.lookup(k) != Some(*v))
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in changed {

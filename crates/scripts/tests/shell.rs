@@ -221,10 +221,22 @@ fn local_restored_and_while_read() {
 fn hostile_nesting_is_reported_not_fatal() {
     let n = 50_000;
     for (what, text) in [
-        ("braces", format!("{}ls; {}", "{ ".repeat(n), "}; ".repeat(n))),
-        ("if", format!("{}ls; {}", "if true; then ".repeat(n), "fi; ".repeat(n))),
-        ("subshells", format!("{}ls{}", "( ".repeat(n), " )".repeat(n))),
-        ("substitutions", format!("echo {}$(ls){}", "$(echo ".repeat(n), ")".repeat(n))),
+        (
+            "braces",
+            format!("{}ls; {}", "{ ".repeat(n), "}; ".repeat(n)),
+        ),
+        (
+            "if",
+            format!("{}ls; {}", "if true; then ".repeat(n), "fi; ".repeat(n)),
+        ),
+        (
+            "subshells",
+            format!("{}ls{}", "( ".repeat(n), " )".repeat(n)),
+        ),
+        (
+            "substitutions",
+            format!("echo {}$(ls){}", "$(echo ".repeat(n), ")".repeat(n)),
+        ),
     ] {
         let r = run(&text);
         assert!(
@@ -233,26 +245,41 @@ fn hostile_nesting_is_reported_not_fatal() {
             r.unknown
         );
         // Every message stays short however long the script.
-        assert!(r.unknown.iter().all(|u| u.len() < 1000), "{what}: long message");
+        assert!(
+            r.unknown.iter().all(|u| u.len() < 1000),
+            "{what}: long message"
+        );
     }
     // Just under the limit (it counts every bracket and compound command): read exactly, on a
     // stack large enough for the parser's recursion.
     for text in [
         format!("{}ls /; {}", "{ ".repeat(19_000), "}; ".repeat(19_000)),
-        format!("{}ls /; {}", "if true; then ".repeat(19_000), "fi; ".repeat(19_000)),
+        format!(
+            "{}ls /; {}",
+            "if true; then ".repeat(19_000),
+            "fi; ".repeat(19_000)
+        ),
     ] {
         let r = run(&text);
         assert_eq!(commands(&r), ["ls /"]);
         assert!(r.unknown.is_empty(), "{:?}", r.unknown);
     }
     // Command substitutions nested past the depth followed: reported, whatever is inside.
-    let r = run(&format!("echo {}$(ls /){}", "$(echo ".repeat(40), ")".repeat(40)));
+    let r = run(&format!(
+        "echo {}$(ls /){}",
+        "$(echo ".repeat(40),
+        ")".repeat(40)
+    ));
     assert!(
         r.unknown.iter().any(|u| u.contains("nested more than")),
         "{:?}",
         r.unknown
     );
-    let r = run(&format!("echo {}$(ls /){}", "$(echo ".repeat(10), ")".repeat(10)));
+    let r = run(&format!(
+        "echo {}$(ls /){}",
+        "$(echo ".repeat(10),
+        ")".repeat(10)
+    ));
     assert_eq!(commands(&r), ["ls /"]);
 }
 

@@ -378,4 +378,3 @@ pub fn mutate(orig: &[u8], l: &FileLayout, rng: &mut Rng) -> (Vec<u8>, String) {
     }
     (b, what)
 }
-
