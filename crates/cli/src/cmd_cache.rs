@@ -14,7 +14,7 @@ use dockergate_elf::ElfObject;
 use dockergate_pipeline::{SummarySource, Uncached};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::common::{CliError, OpenedImage};
+use crate::common::{print_out, CliError, OpenedImage};
 
 /// Where analysis results are cached.
 #[derive(Args, Clone, Debug, Default)]
@@ -83,19 +83,19 @@ pub fn run(cmd: &CacheCommand) -> Result<ExitCode, CliError> {
         CacheCommand::Stats { .. } => {
             let info = cache.info().map_err(CliError::Message)?;
             if json {
-                println!("{}", stats_json(&info));
+                print_out(&format!("{}\n", stats_json(&info)))?;
             } else {
-                print!("{}", stats_text(&info));
+                print_out(&stats_text(&info))?;
             }
         }
         CacheCommand::Clear { stale, .. } => {
             let n = cache.clear(*stale).map_err(CliError::Message)?;
-            println!(
-                "removed {n} {}entr{} from {}",
+            print_out(&format!(
+                "removed {n} {}entr{} from {}\n",
                 if *stale { "stale " } else { "" },
                 if n == 1 { "y" } else { "ies" },
                 loc.describe()
-            );
+            ))?;
         }
     }
     Ok(ExitCode::SUCCESS)

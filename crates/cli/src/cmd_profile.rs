@@ -11,7 +11,7 @@ use dockergate_profile::Runtime;
 use serde::{Deserialize, Serialize};
 
 use crate::cmd_cache::{CacheArgs, RunArgs, Session};
-use crate::common::{open, CliError, ImageArgs, OpenedImage};
+use crate::common::{open, print_out, CliError, ImageArgs, OpenedImage};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ScopeArg {
@@ -319,7 +319,7 @@ impl Replay {
         }
         match &args.output {
             Some(_) => write_file(args.output.as_ref(), &self.profile)?,
-            None => print!("{}", self.profile),
+            None => print_out(&self.profile)?,
         }
         write_file(args.evidence.as_ref(), &self.evidence)?;
         if !quiet {

@@ -7,7 +7,7 @@ use dockergate_pipeline::{analyze_image, EntrypointEvidence, PipelineError};
 
 use crate::cmd_cache::Session;
 use crate::cmd_profile::{options, ProfileArgs, ScopeArg};
-use crate::common::{open, CliError, ImageArgs};
+use crate::common::{open, print_out, CliError, ImageArgs};
 
 #[derive(Args, Clone, Debug)]
 pub struct ProgramsArgs {
@@ -56,9 +56,9 @@ pub fn run(image: &ImageArgs, args: &ProgramsArgs) -> Result<ExitCode, CliError>
     };
     if args.json {
         let s = serde_json::to_string_pretty(ev).expect("evidence serialises");
-        println!("{s}");
+        print_out(&format!("{s}\n"))?;
     } else {
-        print!("{}", render(ev, args.plugins, args.paths));
+        print_out(&render(ev, args.plugins, args.paths))?;
     }
     if let Some(e) = &p.evidence {
         std::fs::write(e, report.evidence.to_json())

@@ -34,6 +34,19 @@ pub enum CliError {
     Message(String),
 }
 
+/// Writes `text` to standard output. A reader that went away (`dockergate programs IMAGE | head`)
+/// is not an error, as for any Unix tool; another write error is.
+pub fn print_out(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::Message(format!("cannot write output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// An image read and its ELF files scanned.
 pub struct OpenedImage {
     pub image: Image,

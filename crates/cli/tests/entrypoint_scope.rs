@@ -471,3 +471,29 @@ fn a_huge_environment_is_read_once() {
         "{chain:?}"
     );
 }
+
+/// `dockergate programs IMAGE | head -1`: the reader goes away; the listing stops quietly, as
+/// any Unix tool's does (it was a panic: "failed printing to stdout: Broken pipe").
+#[test]
+fn output_into_a_closed_pipe_is_not_a_panic() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    let image = d.path().join("pipe.tar");
+    docker_archive(&root, &["/usr/bin/apt", "update"], &image);
+    for args in [&["programs", "--plugins"][..], &["profile"][..]] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .arg("--no-cache")
+            .arg(format!("docker-archive:{}", image.display()))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before anything is written: the first write fails with EPIPE.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    }
+}
