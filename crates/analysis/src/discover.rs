@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use dockergate_elf::{ElfObject, RelocKind, SymKind};
 
-use crate::arch::{Arch, BranchKind, CodeContext, FnExits, FnPlan, RawTarget};
+use crate::arch::{in_ranges, Arch, BranchKind, CodeContext, FnExits, FnPlan, RawTarget};
 use crate::summary::{
     AnalysisStats, CallSite, CallTarget, FnAbi, FnOrigin, Function, Loc, ObjectSummary,
 };
@@ -48,16 +48,33 @@ fn code_ranges(elf: &ElfObject, data_len: u64) -> Vec<(u64, u64)> {
             .map(|s| (s.vaddr, s.vaddr.saturating_add(s.filesz)))
             .collect();
     }
-    v.sort_unstable();
-    // Merge overlaps so that every address is decoded once.
-    let mut merged: Vec<(u64, u64)> = Vec::new();
-    for (s, e) in v {
-        match merged.last_mut() {
+    // Merged, so that every address is decoded once.
+    merged(v)
+}
+
+/// `ranges` (`[start, end)`) sorted, overlapping ones merged: what
+/// [`crate::arch::in_ranges`] looks addresses up in.
+fn merged(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges {
+        match out.last_mut() {
             Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
+            _ => out.push((s, e)),
         }
     }
-    merged
+    out
+}
+
+/// The address ranges of the GOT (`.got`, `.got.plt`), merged.
+fn got_ranges(elf: &ElfObject) -> Vec<(u64, u64)> {
+    merged(
+        elf.sections
+            .iter()
+            .filter(|s| s.name == ".got" || s.name == ".got.plt")
+            .map(|s| (s.addr, s.addr.saturating_add(s.size)))
+            .collect(),
+    )
 }
 
 /// FDE ranges of `.eh_frame`: (start, end) of each function that has unwind information.
@@ -322,10 +339,11 @@ pub(crate) fn analyze_with<A: Arch>(
         v.dedup();
         v
     };
+    let got = got_ranges(elf);
     let mut data_symbols_taken: Vec<u32> = elf
         .relocs
         .iter()
-        .filter(|r| r.kind == RelocKind::Absolute && r.sym != 0 && !in_got(elf, r.offset))
+        .filter(|r| r.kind == RelocKind::Absolute && r.sym != 0 && !in_ranges(&got, r.offset))
         .map(|r| r.sym)
         .collect();
     data_symbols_taken.sort_unstable();
@@ -972,12 +990,6 @@ pub(crate) fn analyze_with<A: Arch>(
     Ok(summary)
 }
 
-fn in_got(elf: &ElfObject, addr: u64) -> bool {
-    elf.sections.iter().any(|s| {
-        (s.name == ".got" || s.name == ".got.plt") && addr >= s.addr && addr < s.addr + s.size
-    })
-}
-
 /// Pointers stored in data: `(slot, target)` for every relocation whose result is an address of
 /// this object, and, in position-dependent or static objects, every pointer-sized word of data
 /// that holds one. GOT slots are left out (code that loads or calls through them accounts for
@@ -985,33 +997,17 @@ fn in_got(elf: &ElfObject, addr: u64) -> bool {
 fn data_pointers(ctx: &CodeContext<'_>, warnings: &mut Vec<String>) -> Vec<(u64, u64)> {
     let elf = ctx.elf;
     // The address ranges of the segments, merged: looked up for every word of data.
-    let mut image: Vec<(u64, u64)> = elf
-        .segments
-        .iter()
-        .filter(|s| s.memsz > 0)
-        .map(|s| (s.vaddr, s.vaddr.saturating_add(s.memsz)))
-        .collect();
-    image.sort_unstable();
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(image.len());
-    for (s, e) in image {
-        match merged.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
-        }
-    }
-    let in_image = |a: u64| {
-        let i = merged.partition_point(|r| r.0 <= a);
-        i > 0 && a < merged[i - 1].1
-    };
-    let got: Vec<(u64, u64)> = elf
-        .sections
-        .iter()
-        .filter(|s| s.name == ".got" || s.name == ".got.plt")
-        .map(|s| (s.addr, s.addr.saturating_add(s.size)))
-        .collect();
+    let image = merged(
+        elf.segments
+            .iter()
+            .filter(|s| s.memsz > 0)
+            .map(|s| (s.vaddr, s.vaddr.saturating_add(s.memsz)))
+            .collect(),
+    );
+    let got = got_ranges(elf);
     let mut out = Vec::new();
     for r in &elf.relocs {
-        if got.iter().any(|&(s, e)| r.offset >= s && r.offset < e) {
+        if in_ranges(&got, r.offset) {
             continue;
         }
         match r.kind {
@@ -1071,14 +1067,14 @@ fn data_pointers(ctx: &CodeContext<'_>, warnings: &mut Vec<String>) -> Vec<(u64,
             let mut k = start;
             while k + 8 <= bytes.len() {
                 let w = u64::from_le_bytes(bytes[k..k + 8].try_into().expect("8 bytes"));
-                if ctx.is_code(w) || (w != 0 && in_image(w)) {
+                if ctx.is_code(w) || (w != 0 && in_ranges(&image, w)) {
                     out.push((s.addr.wrapping_add(k as u64), w));
                 }
                 k += 8;
             }
         }
     }
-    out.retain(|(_, t)| ctx.is_code(*t) || in_image(*t));
+    out.retain(|(_, t)| ctx.is_code(*t) || in_ranges(&image, *t));
     out.sort_unstable();
     out.dedup();
     out

@@ -163,10 +163,15 @@ impl CodeContext<'_> {
     }
 }
 
+/// Whether `addr` lies in one of `ranges` (`[start, end)`, sorted and disjoint).
+pub(crate) fn in_ranges(ranges: &[(u64, u64)], addr: u64) -> bool {
+    let i = ranges.partition_point(|r| r.0 <= addr);
+    i > 0 && addr < ranges[i - 1].1
+}
+
 impl<'a> CodeContext<'a> {
     pub fn is_code(&self, addr: u64) -> bool {
-        let i = self.code_ranges.partition_point(|r| r.0 <= addr);
-        i > 0 && addr < self.code_ranges[i - 1].1
+        in_ranges(&self.code_ranges, addr)
     }
 
     /// Whether the pointer-sized word at `addr` keeps the value the loader gave it: a GOT slot
