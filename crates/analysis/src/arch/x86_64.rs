@@ -377,7 +377,6 @@ fn collect_data_refs(
     }
 }
 
-/// One function's data flow.
 /// `DG_TRACE=ADDR` (hex): the function holding ADDR prints its data flow (read once: blocks are
 /// run millions of times).
 fn trace_address() -> Option<u64> {
@@ -389,6 +388,7 @@ fn trace_address() -> Option<u64> {
     })
 }
 
+/// One function's data flow.
 struct Flow<'c, 'a> {
     ctx: &'c CodeContext<'a>,
     insns: &'c [Instruction],
