@@ -399,22 +399,28 @@ impl<'h> Interp<'h> {
     }
 
     fn run_text(&mut self, st: &mut State, text: &str, name: &str) {
+        if let Err(e) = self.read_text(st, text, name) {
+            self.unknown(format!("{name}: cannot parse the script ({e})"));
+        }
+    }
+
+    /// Reads `text` (a script, a sourced file, an `eval` string, a command substitution) as
+    /// `name`, unless texts are already nested [`MAX_DEPTH`] deep (reported); the parse error
+    /// when it cannot be parsed.
+    fn read_text(&mut self, st: &mut State, text: &str, name: &str) -> Result<(), String> {
         if self.sources.len() >= MAX_DEPTH {
             self.unknown(format!(
                 "{name}: scripts, sourced files and command substitutions nested more than {MAX_DEPTH} deep"
             ));
-            return;
+            return Ok(());
         }
-        match parse(text) {
-            Ok(prog) => {
-                self.sources.push(name.to_string());
-                for cc in &prog.complete_commands {
-                    self.compound_list(st, cc);
-                }
-                self.sources.pop();
-            }
-            Err(e) => self.unknown(format!("{name}: cannot parse the script ({e})")),
+        let prog = parse(text)?;
+        self.sources.push(name.to_string());
+        for cc in &prog.complete_commands {
+            self.compound_list(st, cc);
         }
+        self.sources.pop();
+        Ok(())
     }
 
     fn compound_list(&mut self, st: &mut State, list: &ast::CompoundList) {
@@ -917,24 +923,11 @@ impl<'h> Interp<'h> {
                 } else {
                     format!("{here} (command substitution)")
                 };
-                if self.sources.len() >= MAX_DEPTH {
+                if let Err(e) = self.read_text(&mut sub, &text, &name) {
                     self.unknown(format!(
-                        "{name}: command substitutions nested more than {MAX_DEPTH} deep"
-                    ));
-                    return vec![unknown_frag(quoted)];
-                }
-                match parse(&text) {
-                    Ok(prog) => {
-                        self.sources.push(name);
-                        for cc in &prog.complete_commands {
-                            self.compound_list(&mut sub, cc);
-                        }
-                        self.sources.pop();
-                    }
-                    Err(e) => self.unknown(format!(
                         "{name}: cannot parse {:?} ({e})",
                         excerpt(&text, 200)
-                    )),
+                    ));
                 }
                 vec![unknown_frag(quoted)]
             }
