@@ -19,9 +19,6 @@ use mutate::*;
 /// Far above what any file here takes as is (libc: well under a second).
 const TIME_LIMIT: Duration = Duration::from_secs(30);
 
-/// Where the last panic happened (set by the hook the test installs).
-static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
-
 /// Parses and analyses `b` on a thread of its own; records a panic or a run over the time limit
 /// (a file that makes the analysis loop for ever is left running) in `failures`. Returns whether
 /// the file parsed.
@@ -57,10 +54,7 @@ fn check(
         }
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
             // The thread panicked before it could answer.
-            let at = LAST_PANIC.lock().map(|p| p.clone()).unwrap_or_default();
-            if !failures.iter().any(|f| f.starts_with(&at)) {
-                failures.push(format!("{at} <- {name} ({what})"));
-            }
+            note_panic(failures, name, what);
             false
         }
     }
@@ -162,15 +156,7 @@ fn analysis_survives_hostile_input() {
         eprintln!("SKIP: no ELF file of the host to mutate");
         return;
     }
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        if let Ok(mut p) = LAST_PANIC.lock() {
-            *p = format!("{at}: {}", info.payload_as_str().unwrap_or(""));
-        }
-    }));
+    record_panics();
     let mut failures: Vec<String> = Vec::new();
     let mut slowest = Duration::ZERO;
     let mut rng = Rng(0x0a11_a1f5_15ba_d5ee);

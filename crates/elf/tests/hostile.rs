@@ -54,9 +54,6 @@ static ALLOC: Counting = Counting;
 mod mutate;
 use mutate::*;
 
-/// Where the last panic happened (set by the hook installed by the test).
-static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
-
 /// Parses `b`, failing the test on a panic or when time or memory goes past the bound.
 fn check(
     name: &str,
@@ -72,10 +69,7 @@ fn check(
     let took = t.elapsed();
     let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
     if r.is_err() {
-        let at = LAST_PANIC.lock().unwrap().clone();
-        if !panics.iter().any(|p| p.starts_with(&at)) {
-            panics.push(format!("{at} <- {name} ({what})"));
-        }
+        note_panic(panics, name, what);
         return false;
     }
     // Generous bounds: a legitimate parse of libc.so.6 takes a few ms and ~10 times its size.
@@ -268,13 +262,7 @@ fn parse_elf_survives_hostile_input() {
     let tiny = parse_elf(&inputs[0].1).expect("the hand-made ELF parses");
     assert_eq!(tiny.needed, vec!["libc.so.6".to_string()]);
     assert_eq!(tiny.dynsym.len(), 2);
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        *LAST_PANIC.lock().unwrap() = format!("{at}: {}", info.payload_as_str().unwrap_or(""));
-    }));
+    record_panics();
     let mut panics: Vec<String> = Vec::new();
     let mut rng = Rng(0x5eed_e1f0_dead_beef);
     for (name, b) in [("shared names", &amp), ("RELR bitmap", &relr)] {

@@ -1,8 +1,34 @@
 #![allow(dead_code)]
 //! Mutations of ELF files for the hostile-input tests: a deterministic generator, where the
 //! structures ld.so reads lie in a file, and one mutation at a time of those structures
-//! (truncation aside). Shared by the ELF parser's test and the code analysis's test
-//! (`crates/analysis/tests/hostile.rs` includes this file).
+//! (truncation aside); and a record of where panics happen. Shared by the ELF parser's test and
+//! the code analysis's test (`crates/analysis/tests/hostile.rs` includes this file).
+
+/// Where the last panic happened, `file:line: message` (set by the hook of [`record_panics`]).
+static LAST_PANIC: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// Replaces the panic hook by one that only records where each panic happens (the tests catch
+/// thousands; `std::panic::take_hook` restores the default).
+pub fn record_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        if let Ok(mut p) = LAST_PANIC.lock() {
+            *p = format!("{at}: {}", info.payload_as_str().unwrap_or(""));
+        }
+    }));
+}
+
+/// Adds the last panic to `failures`, with the input that caused it (`name`, `what`), unless a
+/// panic at the same place is already there.
+pub fn note_panic(failures: &mut Vec<String>, name: &str, what: &str) {
+    let at = LAST_PANIC.lock().map(|p| p.clone()).unwrap_or_default();
+    if !failures.iter().any(|f| f.starts_with(&at)) {
+        failures.push(format!("{at} <- {name} ({what})"));
+    }
+}
 
 /// splitmix64: a tiny deterministic generator.
 pub struct Rng(pub u64);
