@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use dockergate_elf::machine;
 use serde::Serialize;
 
-use crate::common::{open, CliError, ImageArgs};
+use crate::common::{open, output_written, CliError, ImageArgs};
 
 #[derive(Serialize)]
 struct Row<'a> {
@@ -131,10 +131,6 @@ pub fn run(args: &ImageArgs, json: bool) -> Result<ExitCode, CliError> {
             )
         })
     };
-    if let Err(e) = written.and_then(|_| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(CliError::Message(format!("cannot write output: {e}")));
-        }
-    }
+    output_written(written.and_then(|_| out.flush()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -34,12 +34,17 @@ pub enum CliError {
     Message(String),
 }
 
-/// Writes `text` to standard output. A reader that went away (`dockergate programs IMAGE | head`)
-/// is not an error, as for any Unix tool; another write error is.
+/// Writes `text` to standard output (see [`output_written`]).
 pub fn print_out(text: &str) -> Result<(), CliError> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    output_written(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+/// The outcome of writing standard output: a reader that went away (`dockergate programs IMAGE
+/// | head`) is not an error, as for any Unix tool; another write error is.
+pub fn output_written(r: std::io::Result<()>) -> Result<(), CliError> {
+    match r {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(CliError::Message(format!("cannot write output: {e}")))
         }
