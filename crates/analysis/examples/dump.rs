@@ -6,6 +6,20 @@ fn main() {
     let t = std::time::Instant::now();
     let s = dockergate_analysis::analyze_object(&data, &elf).expect("analysis");
     eprintln!("{:?} in {:?}", s.stats, t.elapsed());
+    // DG_COMPLETE=name,name…: complete those functions as the pipeline does on request.
+    let s = match std::env::var("DG_COMPLETE") {
+        Ok(names) => {
+            let funcs: Vec<u32> = (0..s.functions.len() as u32)
+                .filter(|&i| names.split(',').any(|n| n == s.function_name(i)))
+                .collect();
+            let t = std::time::Instant::now();
+            let c = dockergate_analysis::complete_functions(&data, &elf, &s, &funcs)
+                .expect("completion");
+            eprintln!("completed {} function(s) in {:?}", funcs.len(), t.elapsed());
+            c
+        }
+        Err(_) => s,
+    };
     let unresolved: usize = s
         .functions
         .iter()

@@ -815,6 +815,7 @@ impl<'a> ProgramGraph<'a> {
             let mut r = self.compute_param(index, memo, &mut reads, k.0, k.1);
             r.values.retain(|&v| self.syscall_names.names(v));
             r.origin.retain(|v, _| r.values.contains(v));
+            r.site_order.retain(|v, _| r.values.contains(v));
             for d in reads {
                 readers.entry(d).or_default().insert(k);
                 if !settled.contains(&d) && solving.insert(d) && queued.insert(d) {
@@ -921,6 +922,9 @@ impl<'a> ProgramGraph<'a> {
         f: FnId,
         loc: Loc,
     ) -> Resolved {
+        if f.func == INDIRECT_ARGS {
+            return self.compute_indirect_args(index, memo, reads, f.obj, loc);
+        }
         match loc {
             Loc::Ret(at) => {
                 // A value returned by a call that names a syscall: the lookup's answer.
@@ -981,43 +985,33 @@ impl<'a> ProgramGraph<'a> {
         {
             let no_takers = BTreeSet::new();
             let takers = index.takers.get(&f).unwrap_or(&no_takers);
-            // The reachable indirect call sites of those objects, in the order reached.
-            let mut sites: Vec<usize> = takers
-                .iter()
-                .flat_map(|o| index.indirect_by_obj.get(o).into_iter().flatten().copied())
-                .collect();
-            sites.sort_unstable();
+            // What the reachable indirect call sites of those objects pass (solved once per
+            // object and location, not once per function they may call). A value's witness is
+            // the first of those sites, in the order reached, that passes it.
+            let mut first: BTreeMap<u64, (usize, (FnId, u64))> = BTreeMap::new();
             let mut found = false;
-            for (g, ci) in sites.into_iter().map(|i| self.indirect_sites[i]) {
-                let call = &self.summary(g.obj).functions[g.func as usize].calls[ci];
-                if !call.args_known {
-                    self.args_needed.borrow_mut().insert(g);
-                    r.unknown = true;
-                    continue;
-                }
-                let site = (g, call.addr);
-                let v = call.arg(loc);
-                found = true;
-                for a in v.atoms {
-                    match a {
-                        Atom::Const(c) => {
-                            if r.values.insert(c) {
-                                r.origin.entry(c).or_insert(site);
-                            }
-                        }
-                        Atom::Param(l2) => {
-                            // Only the values: an unknown here is not meant for this function.
-                            let mut sub = Resolved::default();
-                            Self::absorb(memo, reads, &mut sub, g, l2, site);
-                            for c in sub.values {
-                                if r.values.insert(c) {
-                                    r.origin
-                                        .insert(c, sub.origin.get(&c).copied().unwrap_or(site));
-                                }
+            for &o in takers {
+                let k = Self::key(Self::indirect_args(o), loc);
+                reads.insert(k);
+                let Some(sub) = memo.get(&k) else { continue };
+                found |= sub.sites_known;
+                r.unknown |= sub.unknown;
+                for &c in &sub.values {
+                    let at = sub.site_order.get(&c).copied().unwrap_or(usize::MAX);
+                    let origin = sub.origin.get(&c).copied();
+                    match first.get(&c) {
+                        Some(&(prev, _)) if prev <= at => {}
+                        _ => {
+                            if let Some(origin) = origin {
+                                first.insert(c, (at, origin));
                             }
                         }
                     }
                 }
+            }
+            for (c, (_, origin)) in first {
+                r.values.insert(c);
+                r.origin.insert(c, origin);
             }
             // No reachable indirect call in the objects holding the address: it was handed to
             // other code, whose arguments we cannot attribute.
@@ -1155,6 +1149,59 @@ impl<'a> ProgramGraph<'a> {
             .collect();
         out.sort_unstable_by_key(|s| (s.f, s.index));
         out.into_iter().map(|s| (s.f, s.store)).collect()
+    }
+
+    /// The pseudo-function standing for the reachable indirect call sites of object `obj`.
+    fn indirect_args(obj: u32) -> FnId {
+        FnId {
+            obj,
+            func: INDIRECT_ARGS,
+        }
+    }
+
+    /// What the reachable indirect call sites of object `obj` pass in `loc`: constants, and the
+    /// values (not the unknowns: an unknown there is not meant for any one function) of the
+    /// callers' own parameters passed on. `unknown` when a site's arguments were not computed.
+    fn compute_indirect_args(
+        &self,
+        index: &ParamIndex<'a>,
+        memo: &HashMap<(FnId, Loc), Resolved>,
+        reads: &mut BTreeSet<(FnId, Loc)>,
+        obj: u32,
+        loc: Loc,
+    ) -> Resolved {
+        let mut r = Resolved::default();
+        // In the order reached (positions in `indirect_sites` ascend).
+        for &i in index.indirect_by_obj.get(&obj).into_iter().flatten() {
+            let (g, ci) = self.indirect_sites[i];
+            let call = &self.summary(g.obj).functions[g.func as usize].calls[ci];
+            if !call.args_known {
+                self.args_needed.borrow_mut().insert(g);
+                r.unknown = true;
+                continue;
+            }
+            let site = (g, call.addr);
+            r.sites_known = true;
+            for a in call.arg(loc).atoms {
+                let mut add = |c: u64, origin: (FnId, u64)| {
+                    if r.values.insert(c) {
+                        r.origin.insert(c, origin);
+                        r.site_order.insert(c, i);
+                    }
+                };
+                match a {
+                    Atom::Const(c) => add(c, site),
+                    Atom::Param(l2) => {
+                        let mut sub = Resolved::default();
+                        Self::absorb(memo, reads, &mut sub, g, l2, site);
+                        for c in sub.values {
+                            add(c, sub.origin.get(&c).copied().unwrap_or(site));
+                        }
+                    }
+                }
+            }
+        }
+        r
     }
 
     /// The values a global may hold: its initial value and what reachable code stores there.
@@ -1414,7 +1461,16 @@ struct Resolved {
     assumed: bool,
     /// For each value, the call site that passes it.
     origin: BTreeMap<u64, (FnId, u64)>,
+    /// For the arguments of an object's indirect calls ([`INDIRECT_ARGS`]): the position in
+    /// the reached indirect call sites of the first site passing each value.
+    site_order: BTreeMap<u64, usize>,
+    /// For the arguments of an object's indirect calls: whether any site's are known.
+    sites_known: bool,
 }
+
+/// The function index of the pseudo-function whose parameters are what an object's reachable
+/// indirect call sites pass (`func: u32::MAX` keys an object's globals).
+const INDIRECT_ARGS: u32 = u32::MAX - 1;
 
 impl Resolved {
     fn unknown() -> Self {
@@ -1430,6 +1486,7 @@ impl Resolved {
         self.values == other.values
             && self.unknown == other.unknown
             && self.assumed == other.assumed
+            && self.sites_known == other.sites_known
     }
 }
 

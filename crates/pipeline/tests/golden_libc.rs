@@ -216,3 +216,34 @@ fn a_number_passed_around_a_cycle_of_calls_resolves_to_what_enters_it() {
         r.native.keys().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_function_called_through_a_pointer_takes_what_the_indirect_calls_pass() {
+    // `op_raw` is only ever called through the table: its parameter takes the values that the
+    // reachable indirect call sites of the library holding its address pass (the one
+    // documented assumption of parameter resolution), solved once per library for all of the
+    // functions they may call.
+    let src = r#"
+        #include <unistd.h>
+        #include <sys/syscall.h>
+        typedef long (*op_t)(long);
+        __attribute__((noinline)) static long op_raw(long n) { return syscall(n); }
+        __attribute__((noinline)) static long op_raw_too(long n) { return syscall(n) - 1; }
+        __attribute__((noinline)) static long op_plain(long n) { return n + 1; }
+        op_t table[3] = { op_raw, op_plain, op_raw_too };
+        long run_ops(int i) {
+            return table[i % 3](SYS_getppid) + table[(i + 1) % 3](SYS_getpgrp);
+        }
+        long run_nothing(int i) { return i; }
+    "#;
+    let Some(root) = rootfs_with_library("table", src) else {
+        return;
+    };
+    // (An indirect call reaches every function whose address is live, libc's included.)
+    let (names, r) = reach(root.path(), "/usr/lib/libtable.so", &["run_ops"]);
+    assert!(names.is_superset(&set(&["getpgrp", "getppid"])), "{names:?}");
+    assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
+    let (names, r) = reach(root.path(), "/usr/lib/libtable.so", &["run_nothing"]);
+    assert!(names.is_empty(), "{names:?}");
+    assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
+}
