@@ -16,6 +16,9 @@ const MAX_ROUNDS: usize = 8;
 /// A bound on FDEs read from `.eh_frame` (hostile files).
 const MAX_FDES: usize = 4_000_000;
 
+/// Objects with at least this many bytes of code have their functions skimmed in parallel.
+const PARALLEL_SKIM_ABOVE: u64 = 512 << 10;
+
 #[derive(Clone, Debug)]
 struct Start {
     /// End of the extent given by a symbol size or an FDE, when known.
@@ -516,9 +519,20 @@ pub(crate) fn analyze_with<A: Arch>(
     // syscall numbers come from their caller. Callers in other objects are completed on demand
     // ([`crate::complete_functions`]).
     let full_everywhere = std::env::var_os("DG_FULL_DATAFLOW").is_some();
-    let mut facts: Vec<crate::arch::FunctionFacts> = (0..plans.len())
-        .map(|i| run_one(i, full_everywhere))
-        .collect();
+    // A large object's functions are skimmed on every core: its analysis would otherwise be the
+    // last one running, alone (libLLVM's 96000 functions take half a second of one core).
+    let mut facts: Vec<crate::arch::FunctionFacts> = if stats.code_bytes >= PARALLEL_SKIM_ABOVE {
+        use rayon::prelude::*;
+        (0..plans.len())
+            .into_par_iter()
+            .with_min_len(64)
+            .map(|i| run_one(i, full_everywhere))
+            .collect()
+    } else {
+        (0..plans.len())
+            .map(|i| run_one(i, full_everywhere))
+            .collect()
+    };
     let mut is_full = vec![full_everywhere; plans.len()];
     phase("  skim");
     // Completed on request, and PLT stubs (tiny; they pass their arguments through to
