@@ -1,11 +1,10 @@
 //! `dockergate ldd`: what glibc's (or musl's) ldd prints inside the container.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use dockergate_loader::{bind_symbols, Binding, ImageLoader};
 
-use crate::common::{open, CliError, ImageArgs};
+use crate::common::{open, print_out, CliError, ImageArgs};
 
 pub fn run(args: &ImageArgs, path: &str, bindings: bool) -> Result<ExitCode, CliError> {
     let opened = open(args)?;
@@ -22,7 +21,6 @@ pub fn run(args: &ImageArgs, path: &str, bindings: bool) -> Result<ExitCode, Cli
             opened.image.reference
         ))
     })?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut text = String::new();
     for line in prog.ldd_lines() {
         text.push_str(&line);
@@ -46,7 +44,8 @@ pub fn run(args: &ImageArgs, path: &str, bindings: bool) -> Result<ExitCode, Cli
             }
         }
     }
-    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+    // A full disk is an error; a reader that went away (`| head`) is the end of output.
+    print_out(&text)?;
     Ok(if prog.missing.is_empty() {
         ExitCode::SUCCESS
     } else {

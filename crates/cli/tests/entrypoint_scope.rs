@@ -497,3 +497,33 @@ fn output_into_a_closed_pipe_is_not_a_panic() {
         assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
     }
 }
+
+#[test]
+fn ldd_reports_a_failed_write_and_stops_quietly_at_a_closed_pipe() {
+    let d = tmp();
+    let root = base_rootfs(d.path());
+    let image = format!("dir:{}", root.display());
+    // A full disk: the one-line error, not a silently short listing.
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out = Command::new(BIN)
+            .args(["ldd", &image, "/usr/bin/apt"])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(stderr.contains("cannot write output"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let mut child = Command::new(BIN)
+        .args(["ldd", "--bindings", &image, "/usr/bin/apt"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
