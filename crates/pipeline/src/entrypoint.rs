@@ -192,6 +192,29 @@ struct Invocation {
     why: String,
 }
 
+impl Invocation {
+    /// An exec of a path as given: no PATH search, no `/bin/sh` for a file without `#!`, no
+    /// interpreter in front of it yet.
+    fn direct(
+        target: Field,
+        argv: Option<Vec<Arg>>,
+        cwd: Vec<Field>,
+        parent: Option<usize>,
+        why: String,
+    ) -> Self {
+        Invocation {
+            target,
+            argv,
+            path: Vec::new(),
+            cwd,
+            sh_fallback: false,
+            interp_depth: 0,
+            parent,
+            why,
+        }
+    }
+}
+
 struct Discovery<'a, 'c> {
     cx: &'a Ctx<'c>,
     spec: &'a EntrypointSpec,
@@ -446,16 +469,13 @@ impl<'a, 'c> Discovery<'a, 'c> {
             .map(|(p, _)| p.clone())
             .collect();
         for p in list {
-            self.queue.push_back(Invocation {
-                target: Field::lit(&p),
-                argv: None,
-                path: Vec::new(),
-                cwd: vec![Field::lit("/")],
-                sh_fallback: false,
-                interp_depth: 0,
-                parent: None,
-                why: reason.clone(),
-            });
+            self.queue.push_back(Invocation::direct(
+                Field::lit(&p),
+                None,
+                vec![Field::lit("/")],
+                None,
+                reason.clone(),
+            ));
         }
     }
 
@@ -812,16 +832,13 @@ impl<'a, 'c> Discovery<'a, 'c> {
                 } else {
                     argv.push(Arg::Splat);
                 }
-                self.queue.push_back(Invocation {
-                    target: Field::lit("/bin/sh"),
-                    argv: Some(argv),
-                    path: Vec::new(),
-                    cwd: inv.cwd.clone(),
-                    sh_fallback: false,
-                    interp_depth: 0,
-                    parent: Some(n),
-                    why: format!("runs {real}, which has no #! line"),
-                });
+                self.queue.push_back(Invocation::direct(
+                    Field::lit("/bin/sh"),
+                    Some(argv),
+                    inv.cwd.clone(),
+                    Some(n),
+                    format!("runs {real}, which has no #! line"),
+                ));
             }
             None => {}
         }
@@ -1179,33 +1196,27 @@ impl<'a, 'c> Discovery<'a, 'c> {
                 ];
                 argv.push(Arg::Field(arg0));
                 argv.extend(args);
-                self.queue.push_back(Invocation {
-                    target: Field::lit("/bin/sh"),
-                    argv: Some(argv),
-                    path: Vec::new(),
-                    cwd: inv.cwd.clone(),
-                    sh_fallback: false,
-                    interp_depth: 0,
-                    parent: Some(n),
-                    why: format!(
+                self.queue.push_back(Invocation::direct(
+                    Field::lit("/bin/sh"),
+                    Some(argv),
+                    inv.cwd.clone(),
+                    Some(n),
+                    format!(
                         "{who} runs `{}` with /bin/sh -c",
                         shorten(&text.to_string())
                     ),
-                });
+                ));
             }
             Runs::ShellFile { file, args, login } => {
                 let mut argv = vec![Arg::lit(if login { "-sh" } else { "sh" }), Arg::Field(file)];
                 argv.extend(args);
-                self.queue.push_back(Invocation {
-                    target: Field::lit("/bin/sh"),
-                    argv: Some(argv),
-                    path: Vec::new(),
-                    cwd: inv.cwd.clone(),
-                    sh_fallback: false,
-                    interp_depth: 0,
-                    parent: Some(n),
-                    why: format!("{who} runs a script with /bin/sh"),
-                });
+                self.queue.push_back(Invocation::direct(
+                    Field::lit("/bin/sh"),
+                    Some(argv),
+                    inv.cwd.clone(),
+                    Some(n),
+                    format!("{who} runs a script with /bin/sh"),
+                ));
             }
             Runs::ShellInput { .. } => {
                 self.unexplain(n, format!("{who} starts a shell that reads its input"));
@@ -1268,22 +1279,19 @@ impl<'a, 'c> Discovery<'a, 'c> {
                             }
                         }
                     }
-                    self.queue.push_back(Invocation {
-                        target: Field::lit(&sh),
-                        argv: Some(argv),
-                        path: Vec::new(),
-                        cwd: inv.cwd.clone(),
-                        sh_fallback: false,
-                        interp_depth: 0,
-                        parent: Some(n),
-                        why: format!(
+                    self.queue.push_back(Invocation::direct(
+                        Field::lit(&sh),
+                        Some(argv),
+                        inv.cwd.clone(),
+                        Some(n),
+                        format!(
                             "{who} starts the shell of user {user}{}",
                             command
                                 .as_ref()
                                 .map(|c| format!(" with `{}`", shorten(&c.to_string())))
                                 .unwrap_or_default()
                         ),
-                    });
+                    ));
                 }
             }
             Runs::Directory(d) => {
@@ -1306,16 +1314,13 @@ impl<'a, 'c> Discovery<'a, 'c> {
                     .map(|(p, _)| p.clone())
                     .collect();
                 for f in files {
-                    self.queue.push_back(Invocation {
-                        target: Field::lit(&f),
-                        argv: Some(vec![Arg::lit(&f)]),
-                        path: Vec::new(),
-                        cwd: inv.cwd.clone(),
-                        sh_fallback: false,
-                        interp_depth: 0,
-                        parent: Some(n),
-                        why: format!("{who} runs every file of {dir}"),
-                    });
+                    self.queue.push_back(Invocation::direct(
+                        Field::lit(&f),
+                        Some(vec![Arg::lit(&f)]),
+                        inv.cwd.clone(),
+                        Some(n),
+                        format!("{who} runs every file of {dir}"),
+                    ));
                 }
             }
             Runs::Unknown(why) => {
@@ -1764,19 +1769,16 @@ impl<'a, 'c> Discovery<'a, 'c> {
                         }
                         _ => {
                             // The shell runs a command computed at run time.
-                            self.queue.push_back(Invocation {
-                                target: Field::lit("/bin/sh"),
-                                argv: None,
-                                path: Vec::new(),
-                                cwd: vec![self.cwd.clone()],
-                                sh_fallback: false,
-                                interp_depth: 0,
-                                parent: Some(n),
-                                why: format!(
+                            self.queue.push_back(Invocation::direct(
+                                Field::lit("/bin/sh"),
+                                None,
+                                vec![self.cwd.clone()],
+                                Some(n),
+                                format!(
                                     "{} of a command computed at run time ({} at {:#x} in {})",
                                     s.callee, s.function, s.addr, obj.real_path
                                 ),
-                            });
+                            ));
                             dynamic_exec.push(format!(
                                 "{where_} runs a shell command computed at run time"
                             ));
@@ -1872,19 +1874,16 @@ impl<'a, 'c> Discovery<'a, 'c> {
                 .iter()
                 .any(|d| !d.defined && d.name == "wordexp")
             {
-                self.queue.push_back(Invocation {
-                    target: Field::lit("/bin/sh"),
-                    argv: None,
-                    path: Vec::new(),
-                    cwd: vec![self.cwd.clone()],
-                    sh_fallback: false,
-                    interp_depth: 0,
-                    parent: Some(n),
-                    why: format!(
+                self.queue.push_back(Invocation::direct(
+                    Field::lit("/bin/sh"),
+                    None,
+                    vec![self.cwd.clone()],
+                    Some(n),
+                    format!(
                         "wordexp, imported by {}, runs command substitutions with /bin/sh",
                         o.real_path
                     ),
-                });
+                ));
             }
             let raw = sm.functions.iter().any(|f| {
                 f.syscalls.iter().any(|s| {
@@ -1962,15 +1961,12 @@ impl<'a, 'c> Discovery<'a, 'c> {
         s: &CallFact,
         obj: &dockergate_loader::LoadedObject,
     ) {
-        self.queue.push_back(Invocation {
-            target: Field::lit("/bin/sh"),
-            argv: Some(vec![Arg::lit("sh"), Arg::lit("-c"), Arg::lit(cmd)]),
-            path: Vec::new(),
-            cwd: vec![self.cwd.clone()],
-            sh_fallback: false,
-            interp_depth: 0,
-            parent: Some(n),
-            why: format!(
+        self.queue.push_back(Invocation::direct(
+            Field::lit("/bin/sh"),
+            Some(vec![Arg::lit("sh"), Arg::lit("-c"), Arg::lit(cmd)]),
+            vec![self.cwd.clone()],
+            Some(n),
+            format!(
                 "{}(\"{}\") ({} at {:#x} in {})",
                 s.callee,
                 shorten(cmd),
@@ -1978,7 +1974,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
                 s.addr,
                 obj.real_path
             ),
-        });
+        ));
     }
 
     #[allow(clippy::too_many_arguments)]

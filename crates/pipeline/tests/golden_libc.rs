@@ -241,7 +241,10 @@ fn a_function_called_through_a_pointer_takes_what_the_indirect_calls_pass() {
     };
     // (An indirect call reaches every function whose address is live, libc's included.)
     let (names, r) = reach(root.path(), "/usr/lib/libtable.so", &["run_ops"]);
-    assert!(names.is_superset(&set(&["getpgrp", "getppid"])), "{names:?}");
+    assert!(
+        names.is_superset(&set(&["getpgrp", "getppid"])),
+        "{names:?}"
+    );
     assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
     let (names, r) = reach(root.path(), "/usr/lib/libtable.so", &["run_nothing"]);
     assert!(names.is_empty(), "{names:?}");
