@@ -11,6 +11,9 @@
 #                    reused, every object summary comes from the cache, reachability is computed
 #   floor_s          the read floor (median of $RUNS after a warm-up)
 #   cold/floor       how far cold is from only reading (issue 6 asks for 8 or less)
+#   vfloor_s         the floor of a reader that checks the layers' digests, as dockergate does
+#                    (`read_floor --verify`: the same reads plus sha256 of the layers, one thread)
+#   cold/vfloor      how far cold is from that
 #   cold/warm        speed-up from the cache;  warm/floor: how far warm is from only reading
 #   rss_cold, rss_warm   peak RSS in MiB (/usr/bin/time -v)
 #   analysed         objects analysed cold;  cached/analysed: taken from the cache / analysed warm
@@ -71,8 +74,8 @@ clear_cache() {
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)   cores: $(nproc)   runs: $runs"
-printf '%-9s %8s %8s %8s %8s %10s %9s %10s %9s %9s %9s %16s %5s\n' \
-  image cold_s warm_s summ_s floor_s cold/floor cold/warm warm/floor rss_cold rss_warm analysed cached/analysed same
+printf '%-9s %8s %8s %8s %8s %10s %8s %11s %9s %10s %9s %9s %9s %16s %5s\n' \
+  image cold_s warm_s summ_s floor_s cold/floor vfloor_s cold/vfloor cold/warm warm/floor rss_cold rss_warm analysed cached/analysed same
 for name in "$@"; do
   tar=$corpus/$name.docker.tar
   ref=docker-archive:$tar
@@ -84,7 +87,7 @@ for name in "$@"; do
     printf '%-9s %s\n' "$name" "fail: $(tail -1 "$work/$name.nocache.err")"
     continue
   fi
-  cold_t=(); cold_rss=(); warm_t=(); warm_rss=(); summ_t=(); fl=()
+  cold_t=(); cold_rss=(); warm_t=(); warm_rss=(); summ_t=(); fl=(); vfl=()
   for i in $(seq "$runs"); do
     clear_cache
     read -r t rss h m <<<"$(run "$name.cold" --cache "$cache")"
@@ -100,10 +103,12 @@ for name in "$@"; do
   done
   "$floor" "$ref" >/dev/null 2>&1
   for i in $(seq "$runs"); do fl+=("$("$floor" "$ref" | cut -d' ' -f1)"); done
+  for i in $(seq "$runs"); do vfl+=("$("$floor" --verify "$ref" | cut -d' ' -f1)"); done
   ct=$(printf '%s\n' "${cold_t[@]}" | median)
   wt=$(printf '%s\n' "${warm_t[@]}" | median)
   st=$(printf '%s\n' "${summ_t[@]}" | median)
   ft=$(printf '%s\n' "${fl[@]}" | median)
+  vft=$(printf '%s\n' "${vfl[@]}" | median)
   cr=$(printf '%s\n' "${cold_rss[@]}" | median)
   wr=$(printf '%s\n' "${warm_rss[@]}" | median)
   same=yes
@@ -111,8 +116,9 @@ for name in "$@"; do
     cmp -s "$work/$name.nocache.json" "$work/$name.$tag.json" || same=NO
     cmp -s "$work/$name.nocache.evidence.json" "$work/$name.$tag.evidence.json" || same=NO
   done
-  printf '%-9s %8.3f %8.3f %8.3f %8.3f %10.1f %9.1f %10.1f %8.0fM %8.0fM %9s %16s %5s\n' "$name" "$ct" "$wt" "$st" "$ft" \
-    "$(echo "if ($ft > 0) $ct / $ft else 0" | bc -l)" "$(echo "$ct / $wt" | bc -l)" "$(echo "if ($ft > 0) $wt / $ft else 0" | bc -l)" \
+  printf '%-9s %8.3f %8.3f %8.3f %8.3f %10.1f %8.3f %11.1f %9.1f %10.1f %8.0fM %8.0fM %9s %16s %5s\n' "$name" "$ct" "$wt" "$st" "$ft" \
+    "$(echo "if ($ft > 0) $ct / $ft else 0" | bc -l)" "$vft" "$(echo "if ($vft > 0) $ct / $vft else 0" | bc -l)" \
+    "$(echo "$ct / $wt" | bc -l)" "$(echo "if ($ft > 0) $wt / $ft else 0" | bc -l)" \
     "$(echo "$cr / 1024" | bc -l)" "$(echo "$wr / 1024" | bc -l)" "$analysed" "$whits/$wmiss" "$same"
 done
 for pair in ${PAIRS:-}; do
