@@ -18,7 +18,10 @@
 //! through the reachable call sites, transitively; a site whose number stays unknown is reported
 //! as unresolved with a witness chain.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+// A fast hasher: the traversal looks functions up by id millions of times per image.
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::sync::Arc;
 
 use dockergate_analysis::{Atom, CallTarget, Loc, ObjectSummary, SyscallAbi, ValueSet};
@@ -808,7 +811,8 @@ impl<'a> ProgramGraph<'a> {
         let mut readers: HashMap<(FnId, Loc), BTreeSet<(FnId, Loc)>> = HashMap::new();
         let mut solving: BTreeSet<(FnId, Loc)> = BTreeSet::from([root]);
         let mut work: VecDeque<(FnId, Loc)> = VecDeque::from([root]);
-        let mut queued: HashSet<(FnId, Loc)> = HashSet::from([root]);
+        let mut queued: HashSet<(FnId, Loc)> = HashSet::new();
+        queued.insert(root);
         while let Some(k) = work.pop_front() {
             queued.remove(&k);
             let mut reads = BTreeSet::new();

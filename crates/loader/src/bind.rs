@@ -18,7 +18,10 @@
 //! Not modelled: the lookups ld.so makes on its own behalf (glibc's `malloc`, `calloc`,
 //! `realloc` and `free` in the program's scope, the vDSO's `__vdso_*`), `STB_GNU_UNIQUE` tables.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// A fast hasher: every program binds its objects' symbols by name and looks them up by index.
+use foldhash::{HashMap, HashMapExt};
 
 use dockergate_elf::{Bind, DynSymbol, ElfObject, RelocKind, SymKind};
 
