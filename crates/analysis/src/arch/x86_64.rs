@@ -72,8 +72,8 @@ thread_local! {
     static INSN_BUFFER: std::cell::RefCell<Vec<Instruction>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The largest decode buffer kept between objects (64 MiB of instructions).
-const MAX_KEPT_INSNS: usize = (64 << 20) / std::mem::size_of::<Instruction>();
+/// The largest decode buffer kept between objects (16 MiB of instructions: a C library's worth).
+const MAX_KEPT_INSNS: usize = (16 << 20) / std::mem::size_of::<Instruction>();
 
 impl Arch for X86_64 {
     type Insn = Instruction;
