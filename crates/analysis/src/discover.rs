@@ -16,7 +16,8 @@ const MAX_ROUNDS: usize = 8;
 /// A bound on FDEs read from `.eh_frame` (hostile files).
 const MAX_FDES: usize = 4_000_000;
 
-/// Objects with at least this many bytes of code have their functions skimmed in parallel.
+/// Objects with at least this many bytes of code have their functions skimmed (and data flow
+/// run where it is needed in bulk) in parallel.
 const PARALLEL_SKIM_ABOVE: u64 = 512 << 10;
 
 #[derive(Clone, Debug)]
@@ -725,16 +726,29 @@ pub(crate) fn analyze_with<A: Arch>(
         })
     };
     if taken_consumer {
-        for g in 0..plans.len() {
-            if !is_full[g]
-                && facts[g]
-                    .calls
-                    .iter()
-                    .any(|c| c.target == RawTarget::Indirect)
-            {
-                facts[g] = run_one(g, true);
-                is_full[g] = true;
-            }
+        let todo: Vec<usize> = (0..plans.len())
+            .filter(|&g| {
+                !is_full[g]
+                    && facts[g]
+                        .calls
+                        .iter()
+                        .any(|c| c.target == RawTarget::Indirect)
+            })
+            .collect();
+        // Thousands of functions in a large program (a Go binary's every indirect caller): on
+        // every core when the object is large, as the skim.
+        let done: Vec<crate::arch::FunctionFacts> = if stats.code_bytes >= PARALLEL_SKIM_ABOVE {
+            use rayon::prelude::*;
+            todo.par_iter()
+                .with_min_len(16)
+                .map(|&g| run_one(g, true))
+                .collect()
+        } else {
+            todo.iter().map(|&g| run_one(g, true)).collect()
+        };
+        for (g, f) in todo.into_iter().zip(done) {
+            facts[g] = f;
+            is_full[g] = true;
         }
     }
     stats.full_dataflow = is_full.iter().filter(|f| **f).count() as u64;
