@@ -994,10 +994,16 @@ impl<'a> ProgramGraph<'a> {
             // the first of those sites, in the order reached, that passes it.
             let mut first: BTreeMap<u64, (usize, (FnId, u64))> = BTreeMap::new();
             let mut found = false;
+            // An object's sites not solved yet: this is computed again once they are (it reads
+            // them), so their absence is no evidence of missing sites.
+            let mut pending = false;
             for &o in takers {
                 let k = Self::key(Self::indirect_args(o), loc);
                 reads.insert(k);
-                let Some(sub) = memo.get(&k) else { continue };
+                let Some(sub) = memo.get(&k) else {
+                    pending = true;
+                    continue;
+                };
                 found |= sub.sites_known;
                 r.unknown |= sub.unknown;
                 for &c in &sub.values {
@@ -1019,7 +1025,7 @@ impl<'a> ProgramGraph<'a> {
             }
             // No reachable indirect call in the objects holding the address: it was handed to
             // other code, whose arguments we cannot attribute.
-            if !found {
+            if !found && !pending {
                 r.unknown = true;
             }
             if std::env::var_os("DG_DEBUG_PARAM").is_some() {
