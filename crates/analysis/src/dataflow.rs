@@ -450,28 +450,13 @@ fn overlaps(a: &Slot, b: &Slot) -> bool {
 mod tests {
     use super::*;
 
-    /// What a read finds with no search bound: the first slot in order, of the same base, from
-    /// 255 bytes below (the widest a slot can be), that covers the slot exactly or overlaps it.
+    /// What a read finds with no bound but the widest a slot can be: the same scan from 255
+    /// bytes below (the width of `u8`), as reads looked before they knew the widest slot.
     fn reference_read(st: &State<16>, slot: Slot) -> Val {
-        for (s, v) in &st.slots {
-            if (s.base, s.off) < (slot.base, slot.off - 255) {
-                continue;
-            }
-            if s.base != slot.base || s.off >= slot.off + slot.size as i64 {
-                break;
-            }
-            if s.off == slot.off {
-                return if slot.size <= s.size {
-                    v.truncate(slot.size as u32)
-                } else {
-                    Val::Top
-                };
-            }
-            if overlaps(s, &slot) {
-                return Val::Top;
-            }
-        }
-        st.implicit(slot, 8)
+        let lo = st
+            .slots
+            .partition_point(|(s, _)| (s.base, s.off) < (slot.base, slot.off - 255));
+        st.read_slot_from(lo, slot, 8)
     }
 
     #[test]
