@@ -213,6 +213,12 @@ impl Invocation {
             why,
         }
     }
+
+    /// `/bin/sh` run by the command of discovery node `parent` (`system`, `popen`, `sh -c`, a
+    /// script without `#!`).
+    fn shell(argv: Option<Vec<Arg>>, cwd: Vec<Field>, parent: usize, why: String) -> Self {
+        Self::direct(Field::lit("/bin/sh"), argv, cwd, Some(parent), why)
+    }
 }
 
 struct Discovery<'a, 'c> {
@@ -832,11 +838,10 @@ impl<'a, 'c> Discovery<'a, 'c> {
                 } else {
                     argv.push(Arg::Splat);
                 }
-                self.queue.push_back(Invocation::direct(
-                    Field::lit("/bin/sh"),
+                self.queue.push_back(Invocation::shell(
                     Some(argv),
                     inv.cwd.clone(),
-                    Some(n),
+                    n,
                     format!("runs {real}, which has no #! line"),
                 ));
             }
@@ -1196,11 +1201,10 @@ impl<'a, 'c> Discovery<'a, 'c> {
                 ];
                 argv.push(Arg::Field(arg0));
                 argv.extend(args);
-                self.queue.push_back(Invocation::direct(
-                    Field::lit("/bin/sh"),
+                self.queue.push_back(Invocation::shell(
                     Some(argv),
                     inv.cwd.clone(),
-                    Some(n),
+                    n,
                     format!(
                         "{who} runs `{}` with /bin/sh -c",
                         shorten(&text.to_string())
@@ -1210,11 +1214,10 @@ impl<'a, 'c> Discovery<'a, 'c> {
             Runs::ShellFile { file, args, login } => {
                 let mut argv = vec![Arg::lit(if login { "-sh" } else { "sh" }), Arg::Field(file)];
                 argv.extend(args);
-                self.queue.push_back(Invocation::direct(
-                    Field::lit("/bin/sh"),
+                self.queue.push_back(Invocation::shell(
                     Some(argv),
                     inv.cwd.clone(),
-                    Some(n),
+                    n,
                     format!("{who} runs a script with /bin/sh"),
                 ));
             }
@@ -1769,11 +1772,10 @@ impl<'a, 'c> Discovery<'a, 'c> {
                         }
                         _ => {
                             // The shell runs a command computed at run time.
-                            self.queue.push_back(Invocation::direct(
-                                Field::lit("/bin/sh"),
+                            self.queue.push_back(Invocation::shell(
                                 None,
                                 vec![self.cwd.clone()],
-                                Some(n),
+                                n,
                                 format!(
                                     "{} of a command computed at run time ({} at {:#x} in {})",
                                     s.callee, s.function, s.addr, obj.real_path
@@ -1874,11 +1876,10 @@ impl<'a, 'c> Discovery<'a, 'c> {
                 .iter()
                 .any(|d| !d.defined && d.name == "wordexp")
             {
-                self.queue.push_back(Invocation::direct(
-                    Field::lit("/bin/sh"),
+                self.queue.push_back(Invocation::shell(
                     None,
                     vec![self.cwd.clone()],
-                    Some(n),
+                    n,
                     format!(
                         "wordexp, imported by {}, runs command substitutions with /bin/sh",
                         o.real_path
@@ -1961,11 +1962,10 @@ impl<'a, 'c> Discovery<'a, 'c> {
         s: &CallFact,
         obj: &dockergate_loader::LoadedObject,
     ) {
-        self.queue.push_back(Invocation::direct(
-            Field::lit("/bin/sh"),
+        self.queue.push_back(Invocation::shell(
             Some(vec![Arg::lit("sh"), Arg::lit("-c"), Arg::lit(cmd)]),
             vec![self.cwd.clone()],
-            Some(n),
+            n,
             format!(
                 "{}(\"{}\") ({} at {:#x} in {})",
                 s.callee,
