@@ -520,20 +520,23 @@ pub(crate) fn analyze_with<A: Arch>(
     // syscall numbers come from their caller. Callers in other objects are completed on demand
     // ([`crate::complete_functions`]).
     let full_everywhere = std::env::var_os("DG_FULL_DATAFLOW").is_some();
-    // A large object's functions are skimmed on every core: its analysis would otherwise be the
-    // last one running, alone (libLLVM's 96000 functions take half a second of one core).
-    let mut facts: Vec<crate::arch::FunctionFacts> = if stats.code_bytes >= PARALLEL_SKIM_ABOVE {
-        use rayon::prelude::*;
-        (0..plans.len())
-            .into_par_iter()
-            .with_min_len(64)
-            .map(|i| run_one(i, full_everywhere))
-            .collect()
-    } else {
-        (0..plans.len())
-            .map(|i| run_one(i, full_everywhere))
-            .collect()
+    // Many functions at once (the skim, bulk data flow): on every core for a large object, whose
+    // analysis would otherwise be the last one running, alone (libLLVM's 96000 functions take
+    // half a second of one core to skim). In the order asked.
+    let parallel = stats.code_bytes >= PARALLEL_SKIM_ABOVE;
+    let run_many = |fs: &[usize], full: bool| -> Vec<crate::arch::FunctionFacts> {
+        if parallel {
+            use rayon::prelude::*;
+            fs.par_iter()
+                .with_min_len(16)
+                .map(|&i| run_one(i, full))
+                .collect()
+        } else {
+            fs.iter().map(|&i| run_one(i, full)).collect()
+        }
     };
+    let all: Vec<usize> = (0..plans.len()).collect();
+    let mut facts: Vec<crate::arch::FunctionFacts> = run_many(&all, full_everywhere);
     let mut is_full = vec![full_everywhere; plans.len()];
     phase("  skim");
     // Completed on request, and PLT stubs (tiny; they pass their arguments through to
@@ -735,17 +738,8 @@ pub(crate) fn analyze_with<A: Arch>(
                         .any(|c| c.target == RawTarget::Indirect)
             })
             .collect();
-        // Thousands of functions in a large program (a Go binary's every indirect caller): on
-        // every core when the object is large, as the skim.
-        let done: Vec<crate::arch::FunctionFacts> = if stats.code_bytes >= PARALLEL_SKIM_ABOVE {
-            use rayon::prelude::*;
-            todo.par_iter()
-                .with_min_len(16)
-                .map(|&g| run_one(g, true))
-                .collect()
-        } else {
-            todo.iter().map(|&g| run_one(g, true)).collect()
-        };
+        // Thousands of functions in a large program (a Go binary's every indirect caller).
+        let done = run_many(&todo, true);
         for (g, f) in todo.into_iter().zip(done) {
             facts[g] = f;
             is_full[g] = true;
