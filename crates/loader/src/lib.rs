@@ -483,8 +483,7 @@ fn flavor_of_interpreter(interp: &str) -> Flavor {
 /// ldconfig reads them.
 fn read_ld_so_conf(fs: &ImageFs) -> Vec<String> {
     let mut out = ConfDirs::default();
-    let mut seen = std::collections::HashSet::new();
-    read_conf_file(fs, "/etc/ld.so.conf", &mut out, &mut seen);
+    read_conf_file(fs, "/etc/ld.so.conf", &mut out);
     out.list
 }
 
@@ -494,17 +493,17 @@ fn read_ld_so_conf(fs: &ImageFs) -> Vec<String> {
 struct ConfDirs {
     list: Vec<String>,
     seen: std::collections::HashSet<String>,
+    /// The files read (each once: `include` loops).
+    files: std::collections::HashSet<String>,
 }
 
 const MAX_CONF_DIRS: usize = 4096;
 
-fn read_conf_file(
-    fs: &ImageFs,
-    file: &str,
-    out: &mut ConfDirs,
-    seen: &mut std::collections::HashSet<String>,
-) {
-    if !seen.insert(file.to_string()) || seen.len() > 256 || out.list.len() >= MAX_CONF_DIRS {
+fn read_conf_file(fs: &ImageFs, file: &str, out: &mut ConfDirs) {
+    if !out.files.insert(file.to_string())
+        || out.files.len() > 256
+        || out.list.len() >= MAX_CONF_DIRS
+    {
         return;
     }
     let Ok(bytes) = fs.read_path(file) else {
@@ -528,7 +527,7 @@ fn read_conf_file(
                     format!("{}/{p}", dirname(file).trim_end_matches('/'))
                 };
                 for f in expand_glob(fs, &p) {
-                    read_conf_file(fs, &f, out, seen);
+                    read_conf_file(fs, &f, out);
                 }
             }
         } else if line.starts_with("hwcap") {
