@@ -463,7 +463,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
         if !self.evidence.fallbacks.contains(&why) {
             self.evidence.fallbacks.push(why.clone());
         }
-        if self.all_programs {
+        if self.all_programs || ignored_fallback("programs") {
             return;
         }
         self.all_programs = true;
@@ -489,7 +489,7 @@ impl<'a, 'c> Discovery<'a, 'c> {
         if !self.evidence.fallbacks.contains(&why) {
             self.evidence.fallbacks.push(why.clone());
         }
-        if self.all_plugins {
+        if self.all_plugins || ignored_fallback("plugins") {
             return;
         }
         self.all_plugins = true;
@@ -2314,4 +2314,12 @@ impl scripts::Host for ImageHost<'_, '_, '_> {
             .cloned()
             .collect()
     }
+}
+
+/// Debugging only, and unsound on purpose: `DG_DEBUG_NO_FALLBACK=programs|plugins|all` records
+/// a fallback's reason but reaches nothing through it, to measure what the fallbacks cost
+/// (what an analysis that could name every computed exec or dlopen target would at best allow).
+/// Like every `DG_*` variable, it keeps results out of the cache.
+fn ignored_fallback(kind: &str) -> bool {
+    std::env::var("DG_DEBUG_NO_FALLBACK").is_ok_and(|v| v == kind || v == "all")
 }
