@@ -88,6 +88,104 @@ pub struct Witness {
     /// When the number comes from a caller: the call site that passes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number_from: Option<String>,
+    /// The witness as the traversal found it, not made into text yet (`chain` and `site` are
+    /// empty meanwhile): see [`ProgramGraph::analyze_unit`] and [`Witness::rendered`].
+    #[serde(skip)]
+    pub pending: Option<Box<WitnessPath>>,
+}
+
+/// A witness chain as the traversal found it: each function from the root to the one with the
+/// site (or to the caller passing the number) and how it was reached, the site, and the call
+/// that passes the number. A few words per step, where the text takes a few strings; most
+/// programs' witnesses are never printed (the first program in path order making a syscall
+/// gives its witness), so the text is made only for those that are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WitnessPath {
+    steps: Vec<(FnId, Option<Reason>)>,
+    /// Object and address of the syscall instruction.
+    site: (u32, u64),
+    /// The function whose call passes the number, and the call's address.
+    number_from: Option<(FnId, u64)>,
+}
+
+impl Witness {
+    fn pending(path: WitnessPath) -> Witness {
+        Witness {
+            chain: Vec::new(),
+            site: String::new(),
+            number_from: None,
+            pending: Some(Box::new(path)),
+        }
+    }
+
+    /// The witness with its text made, from the program and the summaries (in load order) the
+    /// analysis that found it read.
+    pub fn rendered(&self, program: &LoadedProgram, summaries: &[Arc<ObjectSummary>]) -> Witness {
+        let Some(p) = &self.pending else {
+            return self.clone();
+        };
+        let path = |obj: u32| object_path(program, obj).to_string();
+        Witness {
+            chain: render_chain(&p.steps, program, summaries),
+            site: format!("{} {:#x}", path(p.site.0), p.site.1),
+            number_from: p
+                .number_from
+                .map(|(caller, addr)| format!("{} passes it at {addr:#x}", path(caller.obj))),
+            pending: None,
+        }
+    }
+}
+
+/// The object's canonical path in the image (one name per file, whatever path loaded it).
+fn object_path(program: &LoadedProgram, obj: u32) -> &str {
+    program
+        .objects
+        .get(obj as usize)
+        .map_or("?", |o| o.real_path.as_str())
+}
+
+/// The text of a chain of (function, how it was reached) steps.
+fn render_chain(
+    steps: &[(FnId, Option<Reason>)],
+    program: &LoadedProgram,
+    summaries: &[Arc<ObjectSummary>],
+) -> Vec<Step> {
+    let name = |f: FnId| {
+        summaries
+            .get(f.obj as usize)
+            .map_or_else(|| "?".to_string(), |s| s.function_name(f.func))
+    };
+    steps
+        .iter()
+        .map(|&(f, reason)| {
+            let via = match reason {
+                Some(Reason::Entry) => "program entry point".to_string(),
+                Some(Reason::Interpreter) => "dynamic loader entry point".to_string(),
+                Some(Reason::InitFini) => "init/fini function of its object".to_string(),
+                Some(Reason::Export) => "exported by a plugin (callable by its host)".to_string(),
+                Some(Reason::Call { site, .. }) => format!("called at {site:#x}"),
+                Some(Reason::Indirect { site, taken_by, .. }) => match taken_by {
+                    Some(t) => format!(
+                        "indirect call at {site:#x} (address taken in {} of {})",
+                        name(t),
+                        object_path(program, t.obj)
+                    ),
+                    None => format!("indirect call at {site:#x} (address stored in data)"),
+                },
+                None => "?".to_string(),
+            };
+            let entry = summaries
+                .get(f.obj as usize)
+                .and_then(|s| s.functions.get(f.func as usize))
+                .map_or(0, |func| func.entry);
+            Step {
+                object: object_path(program, f.obj).to_string(),
+                function: name(f),
+                address: format!("{entry:#x}"),
+                via,
+            }
+        })
+        .collect()
 }
 
 /// A reachable call to a function whose string arguments matter (exec, dlopen…).
@@ -159,6 +257,7 @@ impl ProgramSyscalls {
                             chain: Vec::new(),
                             site: String::new(),
                             number_from: None,
+                            pending: None,
                         }
                     };
                     (*nr, w)
@@ -170,6 +269,26 @@ impl ProgramSyscalls {
             compat32: strip(SyscallAbi::I386, &self.compat32),
             witnesses_left_out: true,
             ..self.clone()
+        }
+    }
+
+    /// Makes the text of the pending witnesses of the syscalls `which` names, from the program
+    /// and summaries the analysis read.
+    pub fn render_witnesses(
+        &mut self,
+        program: &LoadedProgram,
+        summaries: &[Arc<ObjectSummary>],
+        which: impl Fn(SyscallAbi, u64) -> bool,
+    ) {
+        for (abi, map) in [
+            (SyscallAbi::Native, &mut self.native),
+            (SyscallAbi::I386, &mut self.compat32),
+        ] {
+            for (nr, w) in map.iter_mut() {
+                if w.pending.is_some() && which(abi, *nr) {
+                    *w = w.rendered(program, summaries);
+                }
+            }
         }
     }
 }
@@ -299,15 +418,9 @@ impl<'a> ProgramGraph<'a> {
         kind: ProgramKind,
         syscall_names: &'a dyn SyscallNames,
     ) -> ProgramSyscalls {
-        Self::analyze_roots(
-            program,
-            bindings,
-            summaries,
-            kind,
-            &[],
-            syscall_names,
-            false,
-        )
+        let mut r = Self::analyze_unit(program, bindings, summaries, kind, syscall_names, false);
+        r.render_witnesses(program, summaries, |_, _| true);
+        r
     }
 
     /// Like [`ProgramGraph::analyze`], with every exported function of every loaded object a
@@ -320,7 +433,31 @@ impl<'a> ProgramGraph<'a> {
         kind: ProgramKind,
         syscall_names: &'a dyn SyscallNames,
     ) -> ProgramSyscalls {
-        Self::analyze_roots(program, bindings, summaries, kind, &[], syscall_names, true)
+        let mut r = Self::analyze_unit(program, bindings, summaries, kind, syscall_names, true);
+        r.render_witnesses(program, summaries, |_, _| true);
+        r
+    }
+
+    /// [`ProgramGraph::analyze`] (or, with `all_exports`, [`ProgramGraph::analyze_all_exports`])
+    /// with the witnesses left pending: [`ProgramSyscalls::render_witnesses`] or
+    /// [`Witness::rendered`] make the text of those that are printed.
+    pub fn analyze_unit(
+        program: &'a LoadedProgram,
+        bindings: &'a Bindings,
+        summaries: &'a [Arc<ObjectSummary>],
+        kind: ProgramKind,
+        syscall_names: &'a dyn SyscallNames,
+        all_exports: bool,
+    ) -> ProgramSyscalls {
+        Self::analyze_roots(
+            program,
+            bindings,
+            summaries,
+            kind,
+            &[],
+            syscall_names,
+            all_exports,
+        )
     }
 
     fn analyze_roots(
@@ -411,7 +548,7 @@ impl<'a> ProgramGraph<'a> {
         exports: &[&str],
         syscall_names: &'a dyn SyscallNames,
     ) -> ProgramSyscalls {
-        Self::analyze_roots(
+        let mut r = Self::analyze_roots(
             program,
             bindings,
             summaries,
@@ -419,7 +556,9 @@ impl<'a> ProgramGraph<'a> {
             exports,
             syscall_names,
             false,
-        )
+        );
+        r.render_witnesses(program, summaries, |_, _| true);
+        r
     }
 
     fn gid(&self, f: FnId) -> usize {
@@ -731,61 +870,31 @@ impl<'a> ProgramGraph<'a> {
 
     /// The object's canonical path in the image (one name per file, whatever path loaded it).
     fn object_path(&self, obj: u32) -> &str {
-        &self.program.objects[obj as usize].real_path
+        object_path(self.program, obj)
     }
 
-    fn step(&self, f: FnId, via: String) -> Step {
-        let s = self.summary(f.obj);
-        Step {
-            object: self.object_path(f.obj).to_string(),
-            function: s.function_name(f.func),
-            address: format!("{:#x}", s.functions[f.func as usize].entry),
-            via,
-        }
-    }
-
-    /// The chain of functions from a root to `f`.
-    fn chain(&self, f: FnId) -> Vec<Step> {
+    /// The functions from a root to `f`, each with how it was reached.
+    fn path_to(&self, f: FnId) -> Vec<(FnId, Option<Reason>)> {
         let mut out = Vec::new();
         let mut cur = Some(f);
-        let mut guard = 0;
         while let Some(c) = cur {
-            guard += 1;
-            if guard > 10_000 {
+            if out.len() >= 10_000 {
                 break;
             }
             let reason = self.reason[self.gid(c)];
-            let (via, next) = match reason {
-                Some(Reason::Entry) => ("program entry point".to_string(), None),
-                Some(Reason::Interpreter) => ("dynamic loader entry point".to_string(), None),
-                Some(Reason::InitFini) => ("init/fini function of its object".to_string(), None),
-                Some(Reason::Export) => (
-                    "exported by a plugin (callable by its host)".to_string(),
-                    None,
-                ),
-                Some(Reason::Call { from, site }) => (format!("called at {site:#x}"), Some(from)),
-                Some(Reason::Indirect {
-                    from,
-                    site,
-                    taken_by,
-                }) => {
-                    let how = match taken_by {
-                        Some(t) => format!(
-                            "indirect call at {site:#x} (address taken in {} of {})",
-                            self.summary(t.obj).function_name(t.func),
-                            self.object_path(t.obj)
-                        ),
-                        None => format!("indirect call at {site:#x} (address stored in data)"),
-                    };
-                    (how, Some(from))
-                }
-                None => ("?".to_string(), None),
+            out.push((c, reason));
+            cur = match reason {
+                Some(Reason::Call { from, .. } | Reason::Indirect { from, .. }) => Some(from),
+                _ => None,
             };
-            out.push(self.step(c, via));
-            cur = next;
         }
         out.reverse();
         out
+    }
+
+    /// The chain of functions from a root to `f`, as text.
+    fn chain(&self, f: FnId) -> Vec<Step> {
+        render_chain(&self.path_to(f), self.program, self.summaries)
     }
 
     /// The values location `loc` holds at the entry of `f` over every reachable call site,
@@ -1375,21 +1484,11 @@ impl<'a> ProgramGraph<'a> {
                 };
                 for (n, origin) in numbers {
                     table.entry(n).or_insert_with(|| {
-                        let (chain, number_from) = match origin {
-                            Some((caller, addr)) => (
-                                self.chain(caller),
-                                Some(format!(
-                                    "{} passes it at {addr:#x}",
-                                    self.object_path(caller.obj)
-                                )),
-                            ),
-                            None => (self.chain(f), None),
-                        };
-                        Witness {
-                            chain,
-                            site: format!("{} {:#x}", self.object_path(obj), site.addr),
-                            number_from,
-                        }
+                        Witness::pending(WitnessPath {
+                            steps: self.path_to(origin.map_or(f, |(caller, _)| caller)),
+                            site: (obj, site.addr),
+                            number_from: origin,
+                        })
                     });
                 }
                 if unknown {

@@ -734,24 +734,36 @@ fn reachability(
     summaries: &HashMap<NodeId, Arc<ObjectSummary>>,
     opts: &Options,
 ) -> Option<Result<ProgramSyscalls, String>> {
-    let sums: Option<Vec<Arc<ObjectSummary>>> = u
-        .loaded
-        .objects
-        .iter()
-        .map(|o| summaries.get(&o.node).cloned())
-        .collect();
-    let sums = sums?;
-    let graph = if opts.dlsym_all {
-        ProgramGraph::analyze_all_exports
-    } else {
-        ProgramGraph::analyze
-    };
+    let sums = unit_summaries(u, summaries)?;
     Some(
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            graph(&u.loaded, bindings, &sums, u.kind, &KernelTables)
+            let mut r = ProgramGraph::analyze_unit(
+                &u.loaded,
+                bindings,
+                &sums,
+                u.kind,
+                &KernelTables,
+                opts.dlsym_all,
+            );
+            // The entrypoint scope reads where programs are started; the other witnesses are
+            // made into text only for the program that gives one (`finish`).
+            r.render_witnesses(&u.loaded, &sums, is_exec_syscall);
+            r
         }))
         .map_err(|p| panic_message(&p)),
     )
+}
+
+/// A unit's summaries in load order (what its reachability read).
+fn unit_summaries(
+    u: &Unit,
+    summaries: &HashMap<NodeId, Arc<ObjectSummary>>,
+) -> Option<Vec<Arc<ObjectSummary>>> {
+    u.loaded
+        .objects
+        .iter()
+        .map(|o| summaries.get(&o.node).cloned())
+        .collect()
 }
 
 /// The syscalls that start programs: their witnesses stay in a kept program result (the
@@ -908,6 +920,8 @@ fn finish(
     let mut invalid_numbers: BTreeSet<(String, u64)> = BTreeSet::new();
     for (i, r) in &analysed {
         let u = &units[*i];
+        // Made when this unit gives its first witness.
+        let mut sums: Option<Vec<Arc<ObjectSummary>>> = None;
         for (table, map) in [
             (SyscallTable::X86_64, &r.native),
             (SyscallTable::I386, &r.compat32),
@@ -915,9 +929,18 @@ fn finish(
             for (nr, w) in map {
                 match table.name(*nr) {
                     Some(name) => {
-                        let e = per_syscall
-                            .entry((table, name))
-                            .or_insert_with(|| (0, w.clone(), u.path.clone()));
+                        let e = per_syscall.entry((table, name)).or_insert_with(|| {
+                            let w = match &w.pending {
+                                None => w.clone(),
+                                Some(_) => {
+                                    let s = sums.get_or_insert_with(|| {
+                                        unit_summaries(u, summaries).unwrap_or_default()
+                                    });
+                                    w.rendered(&u.loaded, s)
+                                }
+                            };
+                            (0, w, u.path.clone())
+                        });
                         e.0 += 1;
                     }
                     None => {
@@ -1024,6 +1047,7 @@ fn finish(
                     chain: site.chain.clone(),
                     site: format!("{} {}", site.object, site.address),
                     number_from: Some(format!("{lang} script {call}")),
+                    pending: None,
                 };
                 (witness, site.program.clone())
             });

@@ -250,3 +250,61 @@ fn a_function_called_through_a_pointer_takes_what_the_indirect_calls_pass() {
     assert!(names.is_empty(), "{names:?}");
     assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
 }
+
+#[test]
+fn witnesses_made_into_text_later_are_the_witnesses_made_at_once() {
+    let Some(root) = rootfs(&[]) else { return };
+    let image = open_image(
+        &ImageRef::parse(&format!("dir:{}", root.path().display())).expect("ref"),
+        &ReadOptions::default(),
+    )
+    .expect("image");
+    let catalog = ElfCatalog::scan(&image.fs);
+    let loader = ImageLoader::new(&image.fs, &catalog, &[], "/");
+    // The loader as a plugin: its exports are roots, its witnesses have chains of every kind.
+    let prog = loader.load_plugin(LDSO).expect("loads");
+    let bindings = bind_symbols(&prog);
+    let summaries: Vec<Arc<_>> = prog
+        .objects
+        .iter()
+        .map(|o| {
+            let bytes = image.fs.read(o.node, &o.path).expect("read");
+            Arc::new(analyze_object(&bytes, &o.elf).expect("analysis"))
+        })
+        .collect();
+    let kind = dockergate_callgraph::ProgramKind::Plugin;
+    let at_once = ProgramGraph::analyze(&prog, &bindings, &summaries, kind, &KernelTables);
+    let mut later =
+        ProgramGraph::analyze_unit(&prog, &bindings, &summaries, kind, &KernelTables, false);
+    assert!(!at_once.native.is_empty());
+    assert!(later
+        .native
+        .values()
+        .all(|w| w.pending.is_some() && w.chain.is_empty()));
+    later.render_witnesses(&prog, &summaries, |_, _| true);
+    assert_eq!(later.native, at_once.native);
+    // Each chain starts at a root and goes on by calls, to the function holding the site.
+    for w in at_once.native.values() {
+        assert!(w.pending.is_none() && w.site.starts_with(LDSO), "{w:?}");
+        let (first, rest) = w.chain.split_first().expect("a chain");
+        assert!(
+            [
+                "exported by a plugin",
+                "init/fini function",
+                "dynamic loader entry point"
+            ]
+            .iter()
+            .any(|r| first.via.starts_with(r)),
+            "{w:?}"
+        );
+        assert!(
+            rest.iter()
+                .all(|s| s.via.starts_with("called at") || s.via.starts_with("indirect call at")),
+            "{w:?}"
+        );
+    }
+    // What is kept in a cache never holds a pending witness.
+    let kept: dockergate_callgraph::ProgramSyscalls =
+        serde_json::from_slice(&serde_json::to_vec(&later).expect("json")).expect("json");
+    assert!(kept.native.values().all(|w| w.pending.is_none()));
+}
