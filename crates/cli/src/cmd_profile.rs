@@ -11,7 +11,7 @@ use dockergate_profile::Runtime;
 use serde::{Deserialize, Serialize};
 
 use crate::cmd_cache::{CacheArgs, RunArgs, Session};
-use crate::common::{open, print_out, CliError, ImageArgs, OpenedImage};
+use crate::common::{open_with, print_out, CliError, ImageArgs, OpenedImage};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ScopeArg {
@@ -243,7 +243,8 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let opened = open(image)?;
+    // The layers' digests are checked while the analysis runs; nothing is reported before.
+    let mut opened = open_with(image, true)?;
     let config = &opened.image.config;
     let opts = options(args, &opened, args.scope);
     let result = session.analyze(&opened, &opts.image_name, |source| {
@@ -256,6 +257,7 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
             &opts,
         )
     });
+    opened.check_digests()?;
     if let Err(PipelineError::Unresolved { report, .. }) = &result {
         // What the analysis noticed explains the sites (e.g. a script's computed number).
         if !session.quiet() {

@@ -61,6 +61,13 @@ pub struct OpenedImage {
 }
 
 pub fn open(args: &ImageArgs) -> Result<OpenedImage, CliError> {
+    open_with(args, false)
+}
+
+/// [`open`]; with `defer_digest_checks`, the digests of layers read in place are still being
+/// checked when it returns: `opened.image.check_digests()` must come before anything read
+/// from the image is trusted or reported (see `ReadOptions::defer_digest_checks`).
+pub fn open_with(args: &ImageArgs, defer_digest_checks: bool) -> Result<OpenedImage, CliError> {
     let reference = ImageRef::parse(&args.image)?;
     let opts = ReadOptions {
         platform: Some(args.platform.clone()),
@@ -70,21 +77,37 @@ pub fn open(args: &ImageArgs) -> Result<OpenedImage, CliError> {
         },
         spill_dir: args.temp_dir.clone(),
         max_entries: None,
+        defer_digest_checks,
     };
     let image = open_image(&reference, &opts)?;
     let mut warnings = image.warnings.clone();
-    for w in &image.warnings {
-        eprintln!("warning: {w}");
-    }
     let catalog = ElfCatalog::scan(&image.fs);
     for w in &catalog.warnings {
-        let w = format!("{} in {}: {}", w.path, image.reference, w.message);
-        eprintln!("warning: {w}");
-        warnings.push(w);
+        warnings.push(format!("{} in {}: {}", w.path, image.reference, w.message));
     }
-    Ok(OpenedImage {
+    let opened = OpenedImage {
         image,
         catalog,
         warnings,
-    })
+    };
+    if !defer_digest_checks {
+        opened.print_warnings();
+    }
+    Ok(opened)
+}
+
+impl OpenedImage {
+    fn print_warnings(&self) {
+        for w in &self.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+
+    /// Waits for the digest checks [`open_with`] left going on, then prints the warnings of
+    /// reading the image (held back until the image is known to be what its digests say).
+    pub fn check_digests(&mut self) -> Result<(), CliError> {
+        self.image.check_digests()?;
+        self.print_warnings();
+        Ok(())
+    }
 }

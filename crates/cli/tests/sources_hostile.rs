@@ -740,6 +740,36 @@ fn blobs_that_do_not_match_their_digest_are_refused() {
         &out,
         &[&name, "digest mismatch", &sha256(&good), &sha256(&evil)],
     );
+    // `profile` checks the digests while it analyses: the same error, and nothing written.
+    let written = t.path().join("evil.profile.json");
+    let db = t.path().join("cache.db");
+    for cache in [&["--no-cache"][..], &["--cache", db.to_str().unwrap()][..]] {
+        let mut args = vec!["profile", "-o", written.to_str().unwrap()];
+        args.extend_from_slice(cache);
+        let image = format!("docker-archive:{}", arch.display());
+        args.push(&image);
+        let out = run(t.path(), &args);
+        assert_error(
+            &out,
+            &[&name, "digest mismatch", &sha256(&good), &sha256(&evil)],
+        );
+        assert!(!written.exists());
+    }
+    // A later layer that cannot be read does not hide that an earlier one is not what its
+    // digest says (its check may still be going on when the later one fails).
+    let broken = write(&t.path().join("broken.tar"), &vec![b'x'; 3000]);
+    let arch3 = t.path().join("img3.tar");
+    docker_archive(
+        &arch3,
+        &[&evil_path, &broken],
+        Some(&[name.as_str(), "broken.tar"]),
+        &[],
+    );
+    let image = format!("docker-archive:{}", arch3.display());
+    for args in [vec!["ls", &image], vec!["profile", "--no-cache", &image]] {
+        let out = run(t.path(), &args);
+        assert_error(&out, &[&name, "digest mismatch", &sha256(&good)]);
+    }
 
     // docker-archive: right names, but the config's diff_ids say other bytes.
     let arch = t.path().join("img2.tar");

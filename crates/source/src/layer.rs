@@ -159,6 +159,7 @@ fn describe_io(e: &io::Error) -> String {
 /// The digests are computed on a second thread while this one decompresses and walks the tar.
 /// A layer stored uncompressed and read in place is not even read here beyond its tar headers:
 /// the hashing thread reads it, once, and its file contents are left where they are.
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 pub fn read_layer(
     input: LayerInput<'_>,
@@ -171,6 +172,50 @@ pub fn read_layer(
     image_expanded_so_far: u64,
     max_entries: usize,
 ) -> Result<(Vec<LayerEntry>, LayerInfo), SourceError> {
+    let (entries, info, check) = read_layer_deferring(
+        input,
+        placement,
+        name,
+        location,
+        stored_digest,
+        diff_id,
+        limits,
+        image_expanded_so_far,
+        max_entries,
+        false,
+    )?;
+    match check {
+        Some(c) => {
+            let digest = c.finish()?;
+            Ok((
+                entries,
+                LayerInfo {
+                    diff_id: digest,
+                    ..info
+                },
+            ))
+        }
+        None => Ok((entries, info)),
+    }
+}
+
+/// [`read_layer`]; with `defer`, a layer read in place (its tar headers walked, its contents
+/// left where they are) is returned before its digests are checked: the check goes on on its
+/// own thread, and the caller finishes it with [`DigestCheck::finish`] before trusting the layer
+/// (`LayerInfo::diff_id` is empty meanwhile). Layers that are decompressed are checked as before.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_layer_deferring(
+    input: LayerInput<'_>,
+    placement: Placement<'_>,
+    name: &str,
+    location: &str,
+    stored_digest: Option<&str>,
+    diff_id: Option<&str>,
+    limits: ExpansionLimits,
+    image_expanded_so_far: u64,
+    max_entries: usize,
+    defer: bool,
+) -> Result<(Vec<LayerEntry>, LayerInfo, Option<DigestCheck>), SourceError> {
     let names = Names {
         layer: name,
         location,
@@ -201,6 +246,27 @@ pub fn read_layer(
             if input.size > limit {
                 return Err(names.io(io::Error::other(limit_hit)));
             }
+            if defer {
+                if let Some((entries, hashing)) = read_in_place_deferred(&input, blob, base, &names)
+                {
+                    let info = LayerInfo {
+                        name: name.to_string(),
+                        compression,
+                        stored_bytes: input.size,
+                        expanded_bytes: input.size,
+                        diff_id: String::new(),
+                        entries: entries.len(),
+                    };
+                    let check = DigestCheck {
+                        hashing,
+                        name: name.to_string(),
+                        location: location.to_string(),
+                        stored_digest: stored_digest.map(str::to_string),
+                        diff_id: diff_id.map(str::to_string),
+                    };
+                    return Ok((entries, info, Some(check)));
+                }
+            }
             read_in_place(&input, blob, base, &names)
         }
         Placement::InPlace { .. } => {
@@ -221,13 +287,7 @@ pub fn read_layer(
     let actual_stored = format!("sha256:{}", hex::encode(read.stored_sha));
     let actual_diff = format!("sha256:{}", hex::encode(read.expanded_sha));
     let mismatch = |want: Option<&str>, actual: &str, what: &str| {
-        want.filter(|w| !w.eq_ignore_ascii_case(actual))
-            .map(|w| SourceError::DigestMismatch {
-                name: format!("layer {name} ({what})"),
-                location: location.to_string(),
-                expected: w.to_string(),
-                actual: actual.to_string(),
-            })
+        digest_mismatch(name, location, want, actual, what)
     };
     let entries = match read.entries {
         Ok(entries) => entries,
@@ -256,7 +316,62 @@ pub fn read_layer(
         diff_id: actual_diff,
         entries: entries.len(),
     };
-    Ok((entries, info))
+    Ok((entries, info, None))
+}
+
+/// The error for a digest `want` that is not `actual` (None when it is, or is not known).
+fn digest_mismatch(
+    name: &str,
+    location: &str,
+    want: Option<&str>,
+    actual: &str,
+    what: &str,
+) -> Option<SourceError> {
+    want.filter(|w| !w.eq_ignore_ascii_case(actual))
+        .map(|w| SourceError::DigestMismatch {
+            name: format!("layer {name} ({what})"),
+            location: location.to_string(),
+            expected: w.to_string(),
+            actual: actual.to_string(),
+        })
+}
+
+/// The digest check of a layer read in place, going on on its own thread (see
+/// [`read_layer_deferring`]).
+pub(crate) struct DigestCheck {
+    hashing: std::thread::JoinHandle<io::Result<([u8; 32], u64)>>,
+    name: String,
+    location: String,
+    stored_digest: Option<String>,
+    diff_id: Option<String>,
+}
+
+impl DigestCheck {
+    /// Waits for the hash and checks it: the layer's digest (`sha256:HEX`), or the error
+    /// reading it the first time would have given (a short file, a digest mismatch).
+    pub(crate) fn finish(self) -> Result<String, SourceError> {
+        let names = Names {
+            layer: &self.name,
+            location: &self.location,
+            max_entries: usize::MAX,
+        };
+        let (sha, _) = self
+            .hashing
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the hashing thread failed")))
+            .map_err(|e| names.io(e))?;
+        let actual = format!("sha256:{}", hex::encode(sha));
+        let mismatch = |want: &Option<String>, what| {
+            digest_mismatch(&self.name, &self.location, want.as_deref(), &actual, what)
+        };
+        if let Some(m) = mismatch(&self.stored_digest, "blob") {
+            return Err(m);
+        }
+        if let Some(m) = mismatch(&self.diff_id, "uncompressed tar") {
+            return Err(m);
+        }
+        Ok(actual)
+    }
 }
 
 /// What reading a layer gave: the entries (or why not), and what was hashed.
@@ -274,29 +389,7 @@ struct LayerRead {
 /// while another thread hashes the whole range.
 fn read_in_place(input: &LayerInput<'_>, blob: BlobId, base: u64, names: &Names<'_>) -> LayerRead {
     let hash = || hash_range(input.blob, input.offset, input.size);
-    let parse = || -> Result<Vec<LayerEntry>, SourceError> {
-        let reader = WindowReader::new(input.blob.clone(), input.offset, input.size, 64 << 10);
-        let mut archive = tar::Archive::new(TarGuard::new(reader));
-        let mut entries = Vec::new();
-        let iter = archive.entries_with_seek().map_err(|e| names.io(e))?;
-        for entry in iter {
-            let mut entry = entry.map_err(|e| names.io(e))?;
-            // Seeking past the end reads as the end of the archive: check every member instead.
-            let end = entry.raw_file_position().checked_add(entry.size());
-            if end.is_none_or(|end| end > input.size) {
-                return Err(names.error(format!(
-                    "truncated: entry {:?} says it holds {} bytes, past the end of the layer",
-                    String::from_utf8_lossy(&entry.path_bytes()),
-                    entry.size()
-                )));
-            }
-            let mut target = Target::InPlace { blob, base };
-            if let Some(le) = to_layer_entry(&mut entry, &mut target).map_err(|e| names.io(e))? {
-                names.keep(&mut entries, le)?;
-            }
-        }
-        Ok(entries)
-    };
+    let parse = || parse_in_place(input, blob, base, names);
     let (entries, hashed) = std::thread::scope(|s| {
         match spawn_helper(s, "layer-hash", hash) {
             Some(handle) => {
@@ -328,6 +421,68 @@ fn read_in_place(input: &LayerInput<'_>, blob: BlobId, base: u64, names: &Names<
             expanded_bytes: 0,
             stored_complete: false,
         },
+    }
+}
+
+/// The entries of an uncompressed layer in a host file, its tar headers walked by seeking.
+fn parse_in_place(
+    input: &LayerInput<'_>,
+    blob: BlobId,
+    base: u64,
+    names: &Names<'_>,
+) -> Result<Vec<LayerEntry>, SourceError> {
+    let reader = WindowReader::new(input.blob.clone(), input.offset, input.size, 64 << 10);
+    let mut archive = tar::Archive::new(TarGuard::new(reader));
+    let mut entries = Vec::new();
+    let iter = archive.entries_with_seek().map_err(|e| names.io(e))?;
+    for entry in iter {
+        let mut entry = entry.map_err(|e| names.io(e))?;
+        // Seeking past the end reads as the end of the archive: check every member instead.
+        let end = entry.raw_file_position().checked_add(entry.size());
+        if end.is_none_or(|end| end > input.size) {
+            return Err(names.error(format!(
+                "truncated: entry {:?} says it holds {} bytes, past the end of the layer",
+                String::from_utf8_lossy(&entry.path_bytes()),
+                entry.size()
+            )));
+        }
+        let mut target = Target::InPlace { blob, base };
+        if let Some(le) = to_layer_entry(&mut entry, &mut target).map_err(|e| names.io(e))? {
+            names.keep(&mut entries, le)?;
+        }
+    }
+    Ok(entries)
+}
+
+/// [`read_in_place`] with the hash left running on a thread of its own when the tar walk
+/// succeeds. None when no thread can be started, or when the walk fails (the caller reads the
+/// layer again the usual way: a digest mismatch explains such an error best, see
+/// [`read_layer`]).
+fn read_in_place_deferred(
+    input: &LayerInput<'_>,
+    blob: BlobId,
+    base: u64,
+    names: &Names<'_>,
+) -> Option<(
+    Vec<LayerEntry>,
+    std::thread::JoinHandle<io::Result<([u8; 32], u64)>>,
+)> {
+    #[cfg(test)]
+    if tests::NO_THREADS.with(|n| n.get()) {
+        return None;
+    }
+    let (file, offset, size) = (input.blob.clone(), input.offset, input.size);
+    let hashing = std::thread::Builder::new()
+        .name("layer-hash".into())
+        .spawn(move || hash_range(&file, offset, size))
+        .ok()?;
+    match parse_in_place(input, blob, base, names) {
+        Ok(entries) => Some((entries, hashing)),
+        Err(_) => {
+            // Read it again the usual way, for the error it gives first.
+            let _ = hashing.join();
+            None
+        }
     }
 }
 

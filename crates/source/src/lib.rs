@@ -322,6 +322,11 @@ pub struct ReadOptions {
     pub spill_dir: Option<PathBuf>,
     /// Bound on filesystem entries of the whole image.
     pub max_entries: Option<usize>,
+    /// Return before the digests of layers read in place (uncompressed, in the archive or
+    /// layout) are checked: the checks go on on their own threads while the caller works on
+    /// the image, and [`Image::check_digests`] waits for them. The caller must call it before
+    /// it trusts or reports anything read from the image.
+    pub defer_digest_checks: bool,
 }
 
 /// A read image: its configuration and its squashed filesystem.
@@ -332,9 +337,24 @@ pub struct Image {
     pub layers: Vec<LayerInfo>,
     /// Odd things handled without failing (absolute or escaping tar paths, broken hard links…).
     pub warnings: Vec<String>,
+    /// Digest checks still going on (`ReadOptions::defer_digest_checks`), by layer index.
+    checks: Vec<(usize, layer::DigestCheck)>,
 }
 
 impl Image {
+    /// Waits for the digest checks still going on (see `ReadOptions::defer_digest_checks`):
+    /// the error the image's reading would have given (a digest mismatch, a short file), or
+    /// Ok once every layer is what its digests say. Each layer's `diff_id` is known after it.
+    pub fn check_digests(&mut self) -> Result<(), SourceError> {
+        for (i, c) in std::mem::take(&mut self.checks) {
+            let digest = c.finish()?;
+            if let Some(l) = self.layers.get_mut(i) {
+                l.diff_id = digest;
+            }
+        }
+        Ok(())
+    }
+
     /// Bytes read from disk for the layers, and bytes after decompression.
     pub fn layer_bytes(&self) -> (u64, u64) {
         self.layers.iter().fold((0, 0), |(s, e), l| {
@@ -355,6 +375,7 @@ pub fn open_image(reference: &ImageRef, opts: &ReadOptions) -> Result<Image, Sou
         warnings: Vec::new(),
         layers: Vec::new(),
         location: location.clone(),
+        checks: Vec::new(),
     };
     let config = match reference.transport {
         Transport::DockerArchive => oci::read_docker_archive(&reference.path, opts, &mut sink)?,
@@ -366,13 +387,18 @@ pub fn open_image(reference: &ImageRef, opts: &ReadOptions) -> Result<Image, Sou
         }
         Transport::Dir => rootfs::read_rootfs(&reference.path, &mut sink)?,
     };
-    Ok(Image {
+    let mut image = Image {
         reference: reference.clone(),
         config,
         fs: sink.builder.finish(),
         layers: sink.layers,
         warnings: sink.warnings,
-    })
+        checks: sink.checks,
+    };
+    if !opts.defer_digest_checks {
+        image.check_digests()?;
+    }
+    Ok(image)
 }
 
 /// Collects layers as the transports read them.
@@ -381,9 +407,43 @@ pub(crate) struct LayerSink {
     pub warnings: Vec<String>,
     pub layers: Vec<LayerInfo>,
     pub location: String,
+    /// Digest checks going on, by layer index.
+    pub checks: Vec<(usize, layer::DigestCheck)>,
 }
 
+/// Digest checks that may go on at once (one thread each).
+const MAX_PENDING_CHECKS: usize = 4;
+
 impl LayerSink {
+    /// Finishes the oldest digest check when as many as may go on at once are going on (an
+    /// image of thousands of layers must not start thousands of threads).
+    pub fn make_room_for_check(&mut self) -> Result<(), SourceError> {
+        if self.checks.len() >= MAX_PENDING_CHECKS {
+            let (i, c) = self.checks.remove(0);
+            self.finish_check(i, c)?;
+        }
+        Ok(())
+    }
+
+    fn finish_check(&mut self, layer: usize, c: layer::DigestCheck) -> Result<(), SourceError> {
+        let digest = c.finish()?;
+        if let Some(l) = self.layers.get_mut(layer) {
+            l.diff_id = digest;
+        }
+        Ok(())
+    }
+
+    /// `e`, unless an earlier layer is not what its digest says: that explains it best (and is
+    /// what reading the layers one check after the other reported).
+    pub fn first_error(&mut self, e: SourceError) -> SourceError {
+        for (i, c) in std::mem::take(&mut self.checks) {
+            if let Err(first) = self.finish_check(i, c) {
+                return first;
+            }
+        }
+        e
+    }
+
     pub fn expanded_so_far(&self) -> u64 {
         self.layers.iter().map(|l| l.expanded_bytes).sum()
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::blob::{HostFileBlob, SpillFile};
-use crate::layer::{read_layer, Compression, LayerInput, Placement};
+use crate::layer::{read_layer_deferring, Compression, LayerInput, Placement};
 use crate::tarindex::TarIndex;
 use crate::{ImageConfig, ImageRef, LayerSink, ReadOptions, SourceError, Transport};
 
@@ -214,7 +214,10 @@ fn run_plan(
                 base: l.offset,
             }
         };
-        let (entries, info) = read_layer(
+        // Checks of layers read in place go on while the next layers are read (and, with
+        // `defer_digest_checks`, while the caller works), a few at a time.
+        sink.make_room_for_check()?;
+        let read = read_layer_deferring(
             LayerInput {
                 blob: &l.blob,
                 offset: l.offset,
@@ -228,15 +231,26 @@ fn run_plan(
             opts.limits,
             sink.expanded_so_far(),
             opts.max_entries.unwrap_or(dockergate_fs::DEFAULT_MAX_NODES),
-        )?;
-        if let Some((file, _)) = &spill {
-            file.flush().map_err(|e| SourceError::Layer {
-                layer: l.name.clone(),
-                location: plan.location.clone(),
-                why: e.to_string(),
-            })?;
+            true,
+        );
+        let (entries, info, check) = read.map_err(|e| sink.first_error(e))?;
+        if let Some(c) = check {
+            // The index `apply` gives the layer.
+            sink.checks.push((sink.layers.len(), c));
         }
-        sink.apply(entries, Some(info))?;
+        if let Some((file, _)) = &spill {
+            if let Err(e) = file.flush() {
+                let e = SourceError::Layer {
+                    layer: l.name.clone(),
+                    location: plan.location.clone(),
+                    why: e.to_string(),
+                };
+                return Err(sink.first_error(e));
+            }
+        }
+        if let Err(e) = sink.apply(entries, Some(info)) {
+            return Err(sink.first_error(e));
+        }
     }
     Ok(plan.config)
 }
