@@ -423,24 +423,10 @@ impl<'a> ProgramGraph<'a> {
         r
     }
 
-    /// Like [`ProgramGraph::analyze`], with every exported function of every loaded object a
-    /// root called with unknown arguments (`--dlsym=all`: code that calls any export through
-    /// `dlsym`, as ctypes does).
-    pub fn analyze_all_exports(
-        program: &'a LoadedProgram,
-        bindings: &'a Bindings,
-        summaries: &'a [Arc<ObjectSummary>],
-        kind: ProgramKind,
-        syscall_names: &'a dyn SyscallNames,
-    ) -> ProgramSyscalls {
-        let mut r = Self::analyze_unit(program, bindings, summaries, kind, syscall_names, true);
-        r.render_witnesses(program, summaries, |_, _| true);
-        r
-    }
-
-    /// [`ProgramGraph::analyze`] (or, with `all_exports`, [`ProgramGraph::analyze_all_exports`])
-    /// with the witnesses left pending: [`ProgramSyscalls::render_witnesses`] or
-    /// [`Witness::rendered`] make the text of those that are printed.
+    /// [`ProgramGraph::analyze`] with the witnesses left pending: [`ProgramSyscalls::render_witnesses`]
+    /// or [`Witness::rendered`] make the text of those that are printed. With `all_exports`, every
+    /// exported function of every loaded object is a root called with unknown arguments
+    /// (`--dlsym=all`: code that calls any export through `dlsym`, as ctypes does).
     pub fn analyze_unit(
         program: &'a LoadedProgram,
         bindings: &'a Bindings,

@@ -6,12 +6,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
+use dockergate_analysis::ObjectSummary;
 use dockergate_analysis::{analyze_object, complete_functions};
 use dockergate_callgraph::ProgramGraph;
-use dockergate_loader::{bind_symbols, ElfCatalog, ImageLoader};
+use dockergate_loader::{bind_symbols, Bindings, ElfCatalog, ImageLoader, LoadedProgram};
 use dockergate_pipeline::KernelTables;
 use dockergate_profile::SyscallTable;
-use dockergate_source::{open_image, ImageRef, ReadOptions};
+use dockergate_source::{open_image, Image, ImageRef, ReadOptions};
 
 const LIBC: &str = "/lib/x86_64-linux-gnu/libc.so.6";
 const LDSO: &str = "/lib64/ld-linux-x86-64.so.2";
@@ -55,12 +56,13 @@ fn rootfs_with_library(name: &str, src: &str) -> Option<tempfile::TempDir> {
     rootfs(&[(&format!("/usr/lib/lib{name}.so"), &so)])
 }
 
-/// Syscall names reachable from calling `exports` of the library at `lib` (an image path).
-fn reach(
+/// `f` given the image of rootfs `root`, the library at `lib` (an image path) loaded as a
+/// plugin, its bindings and its objects' summaries.
+fn with_plugin<T>(
     root: &Path,
     lib: &str,
-    exports: &[&str],
-) -> (BTreeSet<String>, dockergate_callgraph::ProgramSyscalls) {
+    f: impl FnOnce(&Image, &LoadedProgram, &Bindings, Vec<Arc<ObjectSummary>>) -> T,
+) -> T {
     let image = open_image(
         &ImageRef::parse(&format!("dir:{}", root.display())).expect("ref"),
         &ReadOptions::default(),
@@ -70,7 +72,7 @@ fn reach(
     let loader = ImageLoader::new(&image.fs, &catalog, &[], "/");
     let prog = loader.load_plugin(lib).expect("loads");
     let bindings = bind_symbols(&prog);
-    let mut summaries: Vec<Arc<_>> = prog
+    let summaries: Vec<Arc<_>> = prog
         .objects
         .iter()
         .map(|o| {
@@ -78,8 +80,29 @@ fn reach(
             Arc::new(analyze_object(&bytes, &o.elf).expect("analysis"))
         })
         .collect();
+    f(&image, &prog, &bindings, summaries)
+}
+
+/// Syscall names reachable from calling `exports` of the library at `lib` (an image path).
+fn reach(
+    root: &Path,
+    lib: &str,
+    exports: &[&str],
+) -> (BTreeSet<String>, dockergate_callgraph::ProgramSyscalls) {
+    with_plugin(root, lib, |image, prog, bindings, summaries| {
+        reach_exports(image, prog, bindings, summaries, exports)
+    })
+}
+
+fn reach_exports(
+    image: &Image,
+    prog: &LoadedProgram,
+    bindings: &Bindings,
+    mut summaries: Vec<Arc<ObjectSummary>>,
+    exports: &[&str],
+) -> (BTreeSet<String>, dockergate_callgraph::ProgramSyscalls) {
     // As the pipeline does: complete the skimmed functions whose arguments are needed.
-    let mut r = ProgramGraph::analyze_exports(&prog, &bindings, &summaries, exports, &KernelTables);
+    let mut r = ProgramGraph::analyze_exports(prog, bindings, &summaries, exports, &KernelTables);
     for _ in 0..8 {
         if r.args_needed.is_empty() {
             break;
@@ -92,7 +115,7 @@ fn reach(
                     .expect("complete"),
             );
         }
-        r = ProgramGraph::analyze_exports(&prog, &bindings, &summaries, exports, &KernelTables);
+        r = ProgramGraph::analyze_exports(prog, bindings, &summaries, exports, &KernelTables);
     }
     let names = r
         .native
@@ -254,57 +277,43 @@ fn a_function_called_through_a_pointer_takes_what_the_indirect_calls_pass() {
 #[test]
 fn witnesses_made_into_text_later_are_the_witnesses_made_at_once() {
     let Some(root) = rootfs(&[]) else { return };
-    let image = open_image(
-        &ImageRef::parse(&format!("dir:{}", root.path().display())).expect("ref"),
-        &ReadOptions::default(),
-    )
-    .expect("image");
-    let catalog = ElfCatalog::scan(&image.fs);
-    let loader = ImageLoader::new(&image.fs, &catalog, &[], "/");
     // The loader as a plugin: its exports are roots, its witnesses have chains of every kind.
-    let prog = loader.load_plugin(LDSO).expect("loads");
-    let bindings = bind_symbols(&prog);
-    let summaries: Vec<Arc<_>> = prog
-        .objects
-        .iter()
-        .map(|o| {
-            let bytes = image.fs.read(o.node, &o.path).expect("read");
-            Arc::new(analyze_object(&bytes, &o.elf).expect("analysis"))
-        })
-        .collect();
-    let kind = dockergate_callgraph::ProgramKind::Plugin;
-    let at_once = ProgramGraph::analyze(&prog, &bindings, &summaries, kind, &KernelTables);
-    let mut later =
-        ProgramGraph::analyze_unit(&prog, &bindings, &summaries, kind, &KernelTables, false);
-    assert!(!at_once.native.is_empty());
-    assert!(later
-        .native
-        .values()
-        .all(|w| w.pending.is_some() && w.chain.is_empty()));
-    later.render_witnesses(&prog, &summaries, |_, _| true);
-    assert_eq!(later.native, at_once.native);
-    // Each chain starts at a root and goes on by calls, to the function holding the site.
-    for w in at_once.native.values() {
-        assert!(w.pending.is_none() && w.site.starts_with(LDSO), "{w:?}");
-        let (first, rest) = w.chain.split_first().expect("a chain");
-        assert!(
-            [
-                "exported by a plugin",
-                "init/fini function",
-                "dynamic loader entry point"
-            ]
-            .iter()
-            .any(|r| first.via.starts_with(r)),
-            "{w:?}"
-        );
-        assert!(
-            rest.iter()
-                .all(|s| s.via.starts_with("called at") || s.via.starts_with("indirect call at")),
-            "{w:?}"
-        );
-    }
-    // What is kept in a cache never holds a pending witness.
-    let kept: dockergate_callgraph::ProgramSyscalls =
-        serde_json::from_slice(&serde_json::to_vec(&later).expect("json")).expect("json");
-    assert!(kept.native.values().all(|w| w.pending.is_none()));
+    with_plugin(root.path(), LDSO, |_, prog, bindings, summaries| {
+        let kind = dockergate_callgraph::ProgramKind::Plugin;
+        let at_once = ProgramGraph::analyze(prog, bindings, &summaries, kind, &KernelTables);
+        let mut later =
+            ProgramGraph::analyze_unit(prog, bindings, &summaries, kind, &KernelTables, false);
+        assert!(!at_once.native.is_empty());
+        assert!(later
+            .native
+            .values()
+            .all(|w| w.pending.is_some() && w.chain.is_empty()));
+        later.render_witnesses(prog, &summaries, |_, _| true);
+        assert_eq!(later.native, at_once.native);
+        // Each chain starts at a root and goes on by calls, to the function holding the site.
+        for w in at_once.native.values() {
+            assert!(w.pending.is_none() && w.site.starts_with(LDSO), "{w:?}");
+            let (first, rest) = w.chain.split_first().expect("a chain");
+            assert!(
+                [
+                    "exported by a plugin",
+                    "init/fini function",
+                    "dynamic loader entry point"
+                ]
+                .iter()
+                .any(|r| first.via.starts_with(r)),
+                "{w:?}"
+            );
+            assert!(
+                rest.iter().all(
+                    |s| s.via.starts_with("called at") || s.via.starts_with("indirect call at")
+                ),
+                "{w:?}"
+            );
+        }
+        // What is kept in a cache never holds a pending witness.
+        let kept: dockergate_callgraph::ProgramSyscalls =
+            serde_json::from_slice(&serde_json::to_vec(&later).expect("json")).expect("json");
+        assert!(kept.native.values().all(|w| w.pending.is_none()));
+    });
 }

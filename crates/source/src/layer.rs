@@ -159,52 +159,13 @@ fn describe_io(e: &io::Error) -> String {
 /// The digests are computed on a second thread while this one decompresses and walks the tar.
 /// A layer stored uncompressed and read in place is not even read here beyond its tar headers:
 /// the hashing thread reads it, once, and its file contents are left where they are.
-#[cfg(test)]
+///
+/// With `defer`, a layer read in place is returned before its digests are checked: the check
+/// goes on on its own thread, and the caller finishes it with [`DigestCheck::finish`] before it
+/// trusts the layer (`LayerInfo::diff_id` is empty meanwhile). Layers that are decompressed are
+/// checked before this returns.
 #[allow(clippy::too_many_arguments)]
-pub fn read_layer(
-    input: LayerInput<'_>,
-    placement: Placement<'_>,
-    name: &str,
-    location: &str,
-    stored_digest: Option<&str>,
-    diff_id: Option<&str>,
-    limits: ExpansionLimits,
-    image_expanded_so_far: u64,
-    max_entries: usize,
-) -> Result<(Vec<LayerEntry>, LayerInfo), SourceError> {
-    let (entries, info, check) = read_layer_deferring(
-        input,
-        placement,
-        name,
-        location,
-        stored_digest,
-        diff_id,
-        limits,
-        image_expanded_so_far,
-        max_entries,
-        false,
-    )?;
-    match check {
-        Some(c) => {
-            let digest = c.finish()?;
-            Ok((
-                entries,
-                LayerInfo {
-                    diff_id: digest,
-                    ..info
-                },
-            ))
-        }
-        None => Ok((entries, info)),
-    }
-}
-
-/// [`read_layer`]; with `defer`, a layer read in place (its tar headers walked, its contents
-/// left where they are) is returned before its digests are checked: the check goes on on its
-/// own thread, and the caller finishes it with [`DigestCheck::finish`] before trusting the layer
-/// (`LayerInfo::diff_id` is empty meanwhile). Layers that are decompressed are checked as before.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn read_layer_deferring(
+pub(crate) fn read_layer(
     input: LayerInput<'_>,
     placement: Placement<'_>,
     name: &str,
@@ -337,7 +298,7 @@ fn digest_mismatch(
 }
 
 /// The digest check of a layer read in place, going on on its own thread (see
-/// [`read_layer_deferring`]).
+/// [`read_layer`]).
 pub(crate) struct DigestCheck {
     hashing: std::thread::JoinHandle<io::Result<([u8; 32], u64)>>,
     name: String,
@@ -1155,7 +1116,8 @@ mod tests {
                 base: 0,
             }
         };
-        let (entries, info) = read_layer(
+        // Checks deferred as `open_image` defers them, and finished at once.
+        let (entries, info, check) = read_layer(
             LayerInput {
                 blob: &blob,
                 offset: 0,
@@ -1172,7 +1134,15 @@ mod tests {
             },
             0,
             max_entries,
+            true,
         )?;
+        let info = match check {
+            Some(c) => LayerInfo {
+                diff_id: c.finish()?,
+                ..info
+            },
+            None => info,
+        };
         spill.flush().unwrap();
         Ok(Read1 {
             entries,

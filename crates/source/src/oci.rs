@@ -11,7 +11,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::blob::{HostFileBlob, SpillFile};
-use crate::layer::{read_layer_deferring, Compression, LayerInput, Placement};
+use crate::layer::{read_layer, Compression, LayerInput, Placement};
 use crate::tarindex::TarIndex;
 use crate::{ImageConfig, ImageRef, LayerSink, ReadOptions, SourceError, Transport};
 
@@ -217,7 +217,7 @@ fn run_plan(
         // Checks of layers read in place go on while the next layers are read (and, with
         // `defer_digest_checks`, while the caller works), a few at a time.
         sink.make_room_for_check()?;
-        let read = read_layer_deferring(
+        let read = read_layer(
             LayerInput {
                 blob: &l.blob,
                 offset: l.offset,
