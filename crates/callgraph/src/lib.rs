@@ -51,6 +51,9 @@ pub struct FnId {
     pub func: u32,
 }
 
+/// `ProgramGraph::reason_at` of a function not reached.
+const NOT_REACHED: u32 = u32::MAX;
+
 /// Why a function is reachable: the first way the traversal found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reason {
@@ -310,7 +313,12 @@ pub struct ProgramGraph<'a> {
     summaries: &'a [Arc<ObjectSummary>],
     /// First global index of each object's functions.
     base: Vec<usize>,
-    reason: Vec<Option<Reason>>,
+    /// Why each reached function is reachable: an index into `reasons` (`NOT_REACHED` when it
+    /// is not), four bytes per function of the program, where the reason takes forty: the
+    /// traversal tests it at every edge.
+    reason_at: Vec<u32>,
+    /// The reasons, in the order functions were reached (as `reached`).
+    reasons: Vec<Reason>,
     /// Call edges into each reached function: (caller, call index).
     /// Call edges into each reached function from other objects (through bindings): (caller,
     /// call index). Callers in the same object come from the summary's `callers`.
@@ -466,7 +474,8 @@ impl<'a> ProgramGraph<'a> {
             bindings,
             summaries,
             base,
-            reason: vec![None; total],
+            reason_at: vec![NOT_REACHED; total],
+            reasons: Vec::new(),
             incoming: HashMap::new(),
             live: vec![false; total],
             region_base: Vec::new(),
@@ -563,11 +572,19 @@ impl<'a> ProgramGraph<'a> {
             Reason::Export => self.export_entry[g] = true,
             _ => self.unknown_entry[g] = true,
         }
-        if self.reason[g].is_none() {
-            self.reason[g] = Some(why);
+        if self.reason_at[g] == NOT_REACHED {
+            self.reason_at[g] = self.reasons.len() as u32;
+            self.reasons.push(why);
             self.queue.push_back(f);
             self.reached.push(f);
         }
+    }
+
+    /// Why `f` is reachable (None when it is not).
+    fn reason(&self, f: FnId) -> Option<Reason> {
+        self.reasons
+            .get(self.reason_at[self.gid(f)] as usize)
+            .copied()
     }
 
     /// A data region becomes live: the functions whose addresses it stores become live, and so
@@ -867,7 +884,7 @@ impl<'a> ProgramGraph<'a> {
             if out.len() >= 10_000 {
                 break;
             }
-            let reason = self.reason[self.gid(c)];
+            let reason = self.reason(c);
             out.push((c, reason));
             cur = match reason {
                 Some(Reason::Call { from, .. } | Reason::Indirect { from, .. }) => Some(from),
@@ -1225,7 +1242,7 @@ impl<'a> ProgramGraph<'a> {
                                 ci as usize,
                             )
                         })
-                        .filter(|(g, _)| self.reason[self.gid(*g)].is_some())
+                        .filter(|(g, _)| self.reason(*g).is_some())
                         .collect()
                 });
         if let Some(x) = self.incoming.get(&f) {
@@ -1429,16 +1446,14 @@ impl<'a> ProgramGraph<'a> {
     fn collect(&self, total: usize) -> ProgramSyscalls {
         let mut out = ProgramSyscalls {
             total_functions: total,
-            reachable_functions: self.reason.iter().filter(|r| r.is_some()).count(),
-            reachable_by_object: (0..self.summaries.len())
-                .map(|o| {
-                    let b = self.base[o];
-                    self.reason[b..b + self.summaries[o].functions.len()]
-                        .iter()
-                        .filter(|r| r.is_some())
-                        .count()
-                })
-                .collect(),
+            reachable_functions: self.reached.len(),
+            reachable_by_object: {
+                let mut n = vec![0; self.summaries.len()];
+                for f in &self.reached {
+                    n[f.obj as usize] += 1;
+                }
+                n
+            },
             makes_indirect_calls: self.indirect_from.is_some(),
             ..Default::default()
         };
