@@ -319,10 +319,10 @@ pub struct ProgramGraph<'a> {
     reason_at: Vec<u32>,
     /// The reasons, in the order functions were reached (as `reached`).
     reasons: Vec<Reason>,
-    /// Call edges into each reached function: (caller, call index).
-    /// Call edges into each reached function from other objects (through bindings): (caller,
-    /// call index). Callers in the same object come from the summary's `callers`.
-    incoming: HashMap<FnId, Vec<(FnId, usize)>>,
+    /// Call edges into reached functions from other objects (through bindings): (callee,
+    /// caller, call index), in the order the traversal met them, then (once it ends) grouped by
+    /// callee in that order. Callers in the same object come from the summary's `callers`.
+    incoming: Vec<(FnId, FnId, u32)>,
     live: Vec<bool>,
     /// First global index of each object's data regions, and which regions are live.
     region_base: Vec<usize>,
@@ -476,7 +476,7 @@ impl<'a> ProgramGraph<'a> {
             base,
             reason_at: vec![NOT_REACHED; total],
             reasons: Vec::new(),
-            incoming: HashMap::new(),
+            incoming: Vec::new(),
             live: vec![false; total],
             region_base: Vec::new(),
             region_live: Vec::new(),
@@ -532,6 +532,9 @@ impl<'a> ProgramGraph<'a> {
             }
         }
         g.run();
+        // Grouped by callee for parameter resolution (a stable sort: each callee's callers stay
+        // in the order they were reached).
+        g.incoming.sort_by_key(|e| e.0);
         g.collect(total)
     }
 
@@ -734,7 +737,7 @@ impl<'a> ProgramGraph<'a> {
                     }
                     CallTarget::Symbol(s) => {
                         if let Some((t, ifunc)) = self.bound_function(f.obj, s) {
-                            self.incoming.entry(t).or_default().push((f, ci));
+                            self.incoming.push((t, f, ci as u32));
                             self.reach(
                                 t,
                                 Reason::Call {
@@ -1245,9 +1248,13 @@ impl<'a> ProgramGraph<'a> {
                         .filter(|(g, _)| self.reason(*g).is_some())
                         .collect()
                 });
-        if let Some(x) = self.incoming.get(&f) {
-            v.extend(x.iter().copied());
-        }
+        let from = self.incoming.partition_point(|e| e.0 < f);
+        v.extend(
+            self.incoming[from..]
+                .iter()
+                .take_while(|e| e.0 == f)
+                .map(|&(_, caller, ci)| (caller, ci as usize)),
+        );
         v
     }
 
