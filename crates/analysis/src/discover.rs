@@ -360,7 +360,7 @@ pub(crate) fn analyze_with<A: Arch>(
     let mut settled: Option<(Vec<(u64, Option<u64>, u64)>, HashSet<u64>)> = None;
     // The start addresses, hashed: every call and reference is looked up (the map's search
     // was a quarter of this stage's own time).
-    let mut start_set: HashSet<u64, foldhash::fast::FixedState> = starts.keys().copied().collect();
+    let mut start_set: foldhash::HashSet<u64> = starts.keys().copied().collect();
     for _round in 0..MAX_ROUNDS {
         let plan = plan_functions(&starts, &ranges, arch, &ctx, &insns);
         phase("  round plan");
@@ -1326,7 +1326,7 @@ fn noreturn_functions<A: Arch>(
     ctx: &CodeContext<'_>,
     plan: &[(u64, Option<u64>, u64)],
     insns: &Sweep<A::Insn>,
-) -> HashSet<u64> {
+) -> foldhash::HashSet<u64> {
     let mut scratch = Vec::new();
     let exits: Vec<(u64, FnExits)> = plan
         .iter()
@@ -1339,7 +1339,7 @@ fn noreturn_functions<A: Arch>(
             (*entry, e)
         })
         .collect();
-    let mut noreturn: HashSet<u64> = exits
+    let mut noreturn: foldhash::HashSet<u64> = exits
         .iter()
         .filter(|(_, e)| !e.returns)
         .map(|(a, _)| *a)

@@ -3,7 +3,7 @@
 
 pub mod x86_64;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashSet};
 
 use dockergate_elf::{ElfObject, Reloc, RelocKind};
 
@@ -107,9 +107,9 @@ pub struct CodeContext<'a> {
     pub absolute: bool,
     /// Entries of this object's functions that never return (no `ret`, no tail call to a
     /// function that returns): control does not continue after a call to them.
-    pub noreturn: std::collections::HashSet<u64>,
+    pub noreturn: HashSet<u64>,
     /// Dynamic symbols (by index) of functions known never to return (`abort`, `exit`…).
-    pub noreturn_symbols: std::collections::HashSet<u32>,
+    pub noreturn_symbols: HashSet<u32>,
     /// Go functions (entry → declared argument-area size, see [`crate::go`]): how much of its
     /// caller's frame a call may write.
     pub go_args: HashMap<u64, i32>,

@@ -20,8 +20,6 @@
 pub mod pclntab;
 pub mod types;
 
-use std::collections::HashMap;
-
 use dockergate_elf::go::PclntabLayout;
 use dockergate_elf::{ElfObject, RelocKind};
 
@@ -129,7 +127,7 @@ impl GoObject {
     }
 
     /// Entry → declared argument-area size, for the data flow of calls.
-    pub fn args_by_entry(&self) -> HashMap<u64, i32> {
+    pub fn args_by_entry(&self) -> foldhash::HashMap<u64, i32> {
         self.funcs.iter().map(|f| (f.entry, f.args)).collect()
     }
 }
