@@ -277,8 +277,17 @@ impl Ctx<'_> {
                     .find_map(|l| l.strip_prefix(k))
                     .map_or(String::new(), |v| v.trim().to_string())
             };
+            // CPU time of the process so far (user + system, in clock ticks of 10 ms).
+            let cpu = std::fs::read_to_string("/proc/self/stat")
+                .ok()
+                .and_then(|st| {
+                    let rest = st.rsplit_once(')')?.1;
+                    let f: Vec<&str> = rest.split_whitespace().collect();
+                    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+                })
+                .map_or(String::new(), |t| format!(", cpu {:.2}s", t as f64 / 100.0));
             eprintln!(
-                "[timing] {what}: {:?} (rss {}, peak {})",
+                "[timing] {what}: {:?} (rss {}, peak {}{cpu})",
                 self.t0.elapsed(),
                 field("VmRSS:"),
                 field("VmHWM:")
