@@ -288,10 +288,8 @@ impl<const N: usize> State<N> {
     }
 
     pub fn write_slot(&mut self, slot: Slot, v: Val) {
-        let widest = i64::from(self.widest);
-        let lo = self.slots.partition_point(|(s, _)| {
-            (s.base, s.off) < (slot.base, slot.off.saturating_sub(widest))
-        });
+        let start = self.window_start(slot);
+        let lo = self.slots.partition_point(|(s, _)| (s.base, s.off) < start);
         let mut hi = lo;
         while hi < self.slots.len() {
             let s = &self.slots[hi].0;
