@@ -160,10 +160,10 @@ fn describe_io(e: &io::Error) -> String {
 /// A layer stored uncompressed and read in place is not even read here beyond its tar headers:
 /// the hashing thread reads it, once, and its file contents are left where they are.
 ///
-/// With `defer`, a layer read in place is returned before its digests are checked: the check
-/// goes on on its own thread, and the caller finishes it with [`DigestCheck::finish`] before it
-/// trusts the layer (`LayerInfo::diff_id` is empty meanwhile). Layers that are decompressed are
-/// checked before this returns.
+/// A layer read in place is returned before its digests are checked: the check goes on on its
+/// own thread, and the caller finishes it with [`DigestCheck::finish`] before it trusts the
+/// layer (`LayerInfo::diff_id` is empty meanwhile). Layers that are decompressed are checked
+/// before this returns.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_layer(
     input: LayerInput<'_>,
@@ -175,7 +175,6 @@ pub(crate) fn read_layer(
     limits: ExpansionLimits,
     image_expanded_so_far: u64,
     max_entries: usize,
-    defer: bool,
 ) -> Result<(Vec<LayerEntry>, LayerInfo, Option<DigestCheck>), SourceError> {
     let names = Names {
         layer: name,
@@ -207,26 +206,23 @@ pub(crate) fn read_layer(
             if input.size > limit {
                 return Err(names.io(io::Error::other(limit_hit)));
             }
-            if defer {
-                if let Some((entries, hashing)) = read_in_place_deferred(&input, blob, base, &names)
-                {
-                    let info = LayerInfo {
-                        name: name.to_string(),
-                        compression,
-                        stored_bytes: input.size,
-                        expanded_bytes: input.size,
-                        diff_id: String::new(),
-                        entries: entries.len(),
-                    };
-                    let check = DigestCheck {
-                        hashing,
-                        name: name.to_string(),
-                        location: location.to_string(),
-                        stored_digest: stored_digest.map(str::to_string),
-                        diff_id: diff_id.map(str::to_string),
-                    };
-                    return Ok((entries, info, Some(check)));
-                }
+            if let Some((entries, hashing)) = read_in_place_deferred(&input, blob, base, &names) {
+                let info = LayerInfo {
+                    name: name.to_string(),
+                    compression,
+                    stored_bytes: input.size,
+                    expanded_bytes: input.size,
+                    diff_id: String::new(),
+                    entries: entries.len(),
+                };
+                let check = DigestCheck {
+                    hashing,
+                    name: name.to_string(),
+                    location: location.to_string(),
+                    stored_digest: stored_digest.map(str::to_string),
+                    diff_id: diff_id.map(str::to_string),
+                };
+                return Ok((entries, info, Some(check)));
             }
             read_in_place(&input, blob, base, &names)
         }
@@ -1134,7 +1130,6 @@ mod tests {
             },
             0,
             max_entries,
-            true,
         )?;
         let info = match check {
             Some(c) => LayerInfo {

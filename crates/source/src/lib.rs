@@ -346,13 +346,7 @@ impl Image {
     /// the error the image's reading would have given (a digest mismatch, a short file), or
     /// Ok once every layer is what its digests say. Each layer's `diff_id` is known after it.
     pub fn check_digests(&mut self) -> Result<(), SourceError> {
-        for (i, c) in std::mem::take(&mut self.checks) {
-            let digest = c.finish()?;
-            if let Some(l) = self.layers.get_mut(i) {
-                l.diff_id = digest;
-            }
-        }
-        Ok(())
+        finish_checks(std::mem::take(&mut self.checks), &mut self.layers)
     }
 
     /// Bytes read from disk for the layers, and bytes after decompression.
@@ -414,21 +408,28 @@ pub(crate) struct LayerSink {
 /// Digest checks that may go on at once (one thread each).
 const MAX_PENDING_CHECKS: usize = 4;
 
+/// Finishes digest checks (layer index, check) in order, each layer's `diff_id` taking the
+/// digest found; the first check's error stops it.
+fn finish_checks(
+    checks: impl IntoIterator<Item = (usize, layer::DigestCheck)>,
+    layers: &mut [LayerInfo],
+) -> Result<(), SourceError> {
+    for (i, c) in checks {
+        let digest = c.finish()?;
+        if let Some(l) = layers.get_mut(i) {
+            l.diff_id = digest;
+        }
+    }
+    Ok(())
+}
+
 impl LayerSink {
     /// Finishes the oldest digest check when as many as may go on at once are going on (an
     /// image of thousands of layers must not start thousands of threads).
     pub fn make_room_for_check(&mut self) -> Result<(), SourceError> {
         if self.checks.len() >= MAX_PENDING_CHECKS {
-            let (i, c) = self.checks.remove(0);
-            self.finish_check(i, c)?;
-        }
-        Ok(())
-    }
-
-    fn finish_check(&mut self, layer: usize, c: layer::DigestCheck) -> Result<(), SourceError> {
-        let digest = c.finish()?;
-        if let Some(l) = self.layers.get_mut(layer) {
-            l.diff_id = digest;
+            let oldest = self.checks.remove(0);
+            finish_checks([oldest], &mut self.layers)?;
         }
         Ok(())
     }
@@ -436,12 +437,9 @@ impl LayerSink {
     /// `e`, unless an earlier layer is not what its digest says: that explains it best (and is
     /// what reading the layers one check after the other reported).
     pub fn first_error(&mut self, e: SourceError) -> SourceError {
-        for (i, c) in std::mem::take(&mut self.checks) {
-            if let Err(first) = self.finish_check(i, c) {
-                return first;
-            }
-        }
-        e
+        finish_checks(std::mem::take(&mut self.checks), &mut self.layers)
+            .err()
+            .unwrap_or(e)
     }
 
     pub fn expanded_so_far(&self) -> u64 {

@@ -231,7 +231,6 @@ fn run_plan(
             opts.limits,
             sink.expanded_so_far(),
             opts.max_entries.unwrap_or(dockergate_fs::DEFAULT_MAX_NODES),
-            true,
         );
         let (entries, info, check) = read.map_err(|e| sink.first_error(e))?;
         if let Some(c) = check {
