@@ -313,12 +313,10 @@ pub struct ProgramGraph<'a> {
     summaries: &'a [Arc<ObjectSummary>],
     /// First global index of each object's functions.
     base: Vec<usize>,
-    /// Why each reached function is reachable: an index into `reasons` (`NOT_REACHED` when it
-    /// is not), four bytes per function of the program, where the reason takes forty: the
-    /// traversal tests it at every edge.
+    /// Where each function is in `reached` (`NOT_REACHED` when it is not): four bytes per
+    /// function of the program, where its reason takes forty: the traversal tests it at every
+    /// edge.
     reason_at: Vec<u32>,
-    /// The reasons, in the order functions were reached (as `reached`).
-    reasons: Vec<Reason>,
     /// Call edges into reached functions from other objects (through bindings): (callee,
     /// caller, call index), in the order the traversal met them, then (once it ends) grouped by
     /// callee in that order. Callers in the same object come from the summary's `callers`.
@@ -343,8 +341,9 @@ pub struct ProgramGraph<'a> {
     taken_by: HashMap<FnId, FnId>,
     indirect_from: Option<(FnId, u64)>,
     queue: VecDeque<FnId>,
-    /// Every reached function, in the order reached.
-    reached: Vec<FnId>,
+    /// Every reached function, in the order reached, with why it is reachable (the first way
+    /// the traversal found).
+    reached: Vec<(FnId, Reason)>,
     /// The kernel's syscall tables: numbers by name (values returned by name lookups), and
     /// which numbers name a syscall at all.
     syscall_names: &'a dyn SyscallNames,
@@ -475,7 +474,6 @@ impl<'a> ProgramGraph<'a> {
             summaries,
             base,
             reason_at: vec![NOT_REACHED; total],
-            reasons: Vec::new(),
             incoming: Vec::new(),
             live: vec![false; total],
             region_base: Vec::new(),
@@ -576,18 +574,17 @@ impl<'a> ProgramGraph<'a> {
             _ => self.unknown_entry[g] = true,
         }
         if self.reason_at[g] == NOT_REACHED {
-            self.reason_at[g] = self.reasons.len() as u32;
-            self.reasons.push(why);
+            self.reason_at[g] = self.reached.len() as u32;
+            self.reached.push((f, why));
             self.queue.push_back(f);
-            self.reached.push(f);
         }
     }
 
     /// Why `f` is reachable (None when it is not).
     fn reason(&self, f: FnId) -> Option<Reason> {
-        self.reasons
+        self.reached
             .get(self.reason_at[self.gid(f)] as usize)
-            .copied()
+            .map(|&(_, why)| why)
     }
 
     /// A data region becomes live: the functions whose addresses it stores become live, and so
@@ -977,7 +974,7 @@ impl<'a> ProgramGraph<'a> {
             indirect_by_obj.entry(g.obj).or_default().push(i);
         }
         let mut stores: Vec<Vec<StoreRef<'a>>> = vec![Vec::new(); summaries.len()];
-        for &f in &self.reached {
+        for &(f, _) in &self.reached {
             let func = &summaries[f.obj as usize].functions[f.func as usize];
             for (i, st) in func.global_stores.iter().enumerate() {
                 stores[f.obj as usize].push(StoreRef {
@@ -1456,7 +1453,7 @@ impl<'a> ProgramGraph<'a> {
             reachable_functions: self.reached.len(),
             reachable_by_object: {
                 let mut n = vec![0; self.summaries.len()];
-                for f in &self.reached {
+                for (f, _) in &self.reached {
                     n[f.obj as usize] += 1;
                 }
                 n
@@ -1466,7 +1463,7 @@ impl<'a> ProgramGraph<'a> {
         };
         let mut params = ParamState::default();
         // Reached functions in (object, function) order: the order witnesses are chosen in.
-        let mut reached = self.reached.clone();
+        let mut reached: Vec<FnId> = self.reached.iter().map(|&(f, _)| f).collect();
         reached.sort_unstable();
         for &f in &reached {
             let obj = f.obj;
