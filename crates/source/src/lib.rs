@@ -512,7 +512,7 @@ pub fn content_identity(reference: &ImageRef) -> Result<Option<[u8; 32]>, Source
         source: e,
     };
     let hash_file = |h: &mut Sha256, p: &Path| -> Result<(), SourceError> {
-        h.update(chunked_sha256(p).map_err(|e| open_err(p, e))?);
+        h.update(chunked_blake3(p).map_err(|e| open_err(p, e))?);
         Ok(())
     };
     match reference.transport {
@@ -562,12 +562,14 @@ pub fn content_identity(reference: &ImageRef) -> Result<Option<[u8; 32]>, Source
     Ok(Some(h.finalize().into()))
 }
 
-/// Bytes per chunk of [`chunked_sha256`].
+/// Bytes per chunk of [`chunked_blake3`].
 const IDENTITY_CHUNK: u64 = 8 << 20;
 
-/// sha256 of a file's length and of the sha256 of each of its 8 MiB chunks in order (a two-level
-/// hash tree: as collision-resistant as sha256, but the chunks are hashed on every core).
-fn chunked_sha256(path: &Path) -> std::io::Result<[u8; 32]> {
+/// sha256 of a file's length and of the BLAKE3 hash of each of its 8 MiB chunks in order (a
+/// two-level hash tree, the chunks hashed on every core). BLAKE3, not sha256, for the chunks:
+/// the identity is this tool's own key, not a digest an image format defines, and BLAKE3 hashes
+/// four times as fast (the identity is computed before anything else, on every run).
+fn chunked_blake3(path: &Path) -> std::io::Result<[u8; 32]> {
     use sha2::{Digest, Sha256};
     use std::os::unix::fs::FileExt;
     let file = std::fs::File::open(path)?;
@@ -588,7 +590,7 @@ fn chunked_sha256(path: &Path) -> std::io::Result<[u8; 32]> {
                         let off = i as u64 * IDENTITY_CHUNK;
                         let n = (len - off.min(len)).min(IDENTITY_CHUNK) as usize;
                         file.read_exact_at(&mut buf[..n], off)?;
-                        out.push((i, Sha256::digest(&buf[..n]).into()));
+                        out.push((i, *blake3::hash(&buf[..n]).as_bytes()));
                     }
                     Ok(out)
                 })
@@ -608,7 +610,7 @@ fn chunked_sha256(path: &Path) -> std::io::Result<[u8; 32]> {
         }
     }
     let mut h = Sha256::new();
-    h.update(b"dockergate chunked sha256 8MiB\0");
+    h.update(b"dockergate chunked blake3 8MiB\0");
     h.update(len.to_le_bytes());
     for d in &digests {
         h.update(d);
