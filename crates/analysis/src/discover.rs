@@ -357,7 +357,7 @@ pub(crate) fn analyze_with<A: Arch>(
     // 4. Plan functions; add starts found from references until nothing changes.
     let mut interior: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
     // The plan of the round that found no new start is the final one.
-    let mut settled: Option<(Vec<(u64, Option<u64>, u64)>, HashSet<u64>)> = None;
+    let mut settled: Option<(Vec<(u64, Option<u64>, u64)>, foldhash::HashSet<u64>)> = None;
     // The start addresses, hashed: every call and reference is looked up (the map's search
     // was a quarter of this stage's own time).
     let mut start_set: foldhash::HashSet<u64> = starts.keys().copied().collect();
@@ -545,7 +545,7 @@ pub(crate) fn analyze_with<A: Arch>(
     phase("  skim");
     // Completed on request, and PLT stubs (tiny; they pass their arguments through to
     // another object, so whoever calls a syscall wrapper through them needs their values).
-    let plt_entries: HashSet<u64> = starts
+    let plt_entries: foldhash::HashSet<u64> = starts
         .iter()
         .filter(|(_, s)| s.origin == FnOrigin::Plt)
         .map(|(a, _)| *a)
@@ -1066,7 +1066,7 @@ fn data_pointers(ctx: &CodeContext<'_>, warnings: &mut Vec<String>) -> Vec<(u64,
         // Sections of a real file do not overlap: all of them together are at most the file.
         // Those of a hostile one may each cover the whole file, many times over.
         let mut budget = ctx.data.len();
-        let mut scanned: HashSet<(u64, u64, u64)> = HashSet::new();
+        let mut scanned: foldhash::HashSet<(u64, u64, u64)> = Default::default();
         for s in elf
             .sections
             .iter()
@@ -1374,8 +1374,8 @@ fn implausible_functions<A: Arch>(
     plan: &[(u64, Option<u64>, u64)],
     starts: &BTreeMap<u64, Start>,
     insns: &Sweep<A::Insn>,
-) -> HashSet<u64> {
-    let mut out = HashSet::new();
+) -> foldhash::HashSet<u64> {
+    let mut out = foldhash::HashSet::default();
     let mut scratch = Vec::new();
     for (entry, _, end) in plan {
         let trusted = starts.get(entry).is_some_and(|s| {

@@ -14,7 +14,9 @@
 //! rax, rcx, rdx, rsi, rdi, r8–r11; Go: all but rsp) and, for Go, the caller's own frame slots
 //! too; a write through a stack address with an unknown index forgets that frame.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use iced_x86::{
     Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess,
@@ -287,8 +289,15 @@ fn is_near_branch(i: &Instruction) -> bool {
 /// Code addresses an instruction takes: rip-relative `lea`, and in position-dependent code,
 /// immediates and absolute displacements that point into code. Branch targets are not included.
 fn collect_code_addrs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>) {
-    // Position-independent code takes code addresses only with `lea` (the common case, first).
-    if !ctx.absolute && i.mnemonic() != Mnemonic::Lea {
+    // Position-independent code takes code addresses only with a rip-relative `lea` (the
+    // common case, first: most instructions end here).
+    if !ctx.absolute {
+        if i.mnemonic() == Mnemonic::Lea && i.is_ip_rel_memory_operand() {
+            let a = i.ip_rel_memory_address();
+            if ctx.is_code(a) {
+                out.push(a);
+            }
+        }
         return;
     }
     if matches!(
@@ -337,6 +346,10 @@ fn collect_data_refs(
     out: &mut Vec<u64>,
     escaped: &mut Vec<u64>,
 ) {
+    // Position-independent code refers to data only rip-relatively (most instructions do not).
+    if !ctx.absolute && !i.is_ip_rel_memory_operand() {
+        return;
+    }
     let in_image = |a: u64| {
         ctx.elf
             .segments
@@ -418,7 +431,7 @@ impl<'c, 'a> Flow<'c, 'a> {
             insns,
             plan,
             leaders: Vec::new(),
-            block_of: HashMap::new(),
+            block_of: HashMap::default(),
             preds: Vec::new(),
             succs: Vec::new(),
             unknown_entry: Vec::new(),

@@ -15,7 +15,7 @@
 //! 1.24 on 64-bit targets (the descriptor header has not changed since Go 1.7; maps changed size
 //! in Go 1.24); anything that does not check out is skipped.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use dockergate_elf::ElfObject;
 
@@ -144,7 +144,7 @@ pub fn type_refs(
         ok.then_some((kind, tflag, ptr_to_this))
     };
     let mut out: Vec<(u64, u64)> = Vec::new();
-    let mut seen: HashSet<u64> = HashSet::new();
+    let mut seen: foldhash::HashSet<u64> = Default::default();
     let mut work: BTreeSet<u64> = candidates.into_iter().filter(|a| in_types(*a)).collect();
     let follow = |slot: u64, v: i32, out: &mut Vec<(u64, u64)>, work: &mut BTreeSet<u64>| {
         if let Some(target) = type_off(v) {
