@@ -36,6 +36,12 @@ impl Val {
         }
     }
 
+    /// Whether the value is a constant, a parameter or a set of them (what [`Val::atoms`]
+    /// would give), without building the set.
+    pub fn has_atoms(&self) -> bool {
+        matches!(self, Val::Const(_) | Val::Param(_) | Val::Multi(_))
+    }
+
     fn from_atoms(mut atoms: Vec<Atom>) -> Val {
         atoms.sort_unstable();
         atoms.dedup();

@@ -325,6 +325,8 @@ pub struct ProgramGraph<'a> {
     /// First global index of each object's data regions, and which regions are live.
     region_base: Vec<usize>,
     region_live: Vec<bool>,
+    /// The regions still to make live (kept between uses: most programs make thousands live).
+    region_stack: Vec<u32>,
     /// Reached from a root, an indirect call or a fall-through (not only by direct calls): its
     /// parameters are unknown.
     unknown_entry: Vec<bool>,
@@ -478,6 +480,7 @@ impl<'a> ProgramGraph<'a> {
             live: vec![false; total],
             region_base: Vec::new(),
             region_live: Vec::new(),
+            region_stack: Vec::new(),
             unknown_entry: vec![false; total],
             indirect_entry: vec![false; total],
             export_entry: vec![false; total],
@@ -590,10 +593,9 @@ impl<'a> ProgramGraph<'a> {
     /// A data region becomes live: the functions whose addresses it stores become live, and so
     /// do the regions it points to. A very short region (a label a few bytes before the next,
     /// as when code addresses `table - 8`) also makes the next region live.
+    #[inline]
     fn make_region_live(&mut self, obj: u32, region: u32, by: Option<FnId>) {
-        let summaries = self.summaries;
-        let regions = &summaries[obj as usize].regions;
-        // Most references are to regions already live.
+        // Most references are to regions already live: tested where the reference is met.
         if self
             .region_live
             .get(self.region_base[obj as usize] + region as usize)
@@ -601,7 +603,16 @@ impl<'a> ProgramGraph<'a> {
         {
             return;
         }
-        let mut stack = vec![region];
+        self.make_regions_live_from(obj, region, by);
+    }
+
+    #[inline(never)]
+    fn make_regions_live_from(&mut self, obj: u32, region: u32, by: Option<FnId>) {
+        let summaries = self.summaries;
+        let regions = &summaries[obj as usize].regions;
+        let mut stack = std::mem::take(&mut self.region_stack);
+        stack.clear();
+        stack.push(region);
         while let Some(r) = stack.pop() {
             let g = self.region_base[obj as usize] + r as usize;
             if r as usize >= regions.len() || self.region_live[g] {
@@ -617,6 +628,7 @@ impl<'a> ProgramGraph<'a> {
                 stack.push(r + 1);
             }
         }
+        self.region_stack = stack;
     }
 
     fn make_live(&mut self, f: FnId, by: Option<FnId>, taker: u32) {
@@ -1463,8 +1475,21 @@ impl<'a> ProgramGraph<'a> {
         };
         let mut params = ParamState::default();
         // Reached functions in (object, function) order: the order witnesses are chosen in.
-        let mut reached: Vec<FnId> = self.reached.iter().map(|&(f, _)| f).collect();
-        reached.sort_unstable();
+        // (Global indexes ascend in that order: a scan of the reached marks, not a sort.)
+        let mut reached: Vec<FnId> = Vec::with_capacity(self.reached.len());
+        for (obj, s) in self.summaries.iter().enumerate() {
+            let base = self.base[obj];
+            reached.extend(
+                self.reason_at[base..base + s.functions.len()]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &at)| at != NOT_REACHED)
+                    .map(|(func, _)| FnId {
+                        obj: obj as u32,
+                        func: func as u32,
+                    }),
+            );
+        }
         for &f in &reached {
             let obj = f.obj;
             let func = &self.summary(obj).functions[f.func as usize];

@@ -1422,7 +1422,7 @@ impl<'c, 'a> Flow<'c, 'a> {
             if r == RSP || r == RBP || r >= 12 {
                 continue;
             }
-            if v.atoms().is_some() {
+            if v.has_atoms() {
                 args.push((Loc::Reg(r as u8), v.to_set()));
             }
             // A pointer to our stack: the fields the callee may read through it.
@@ -1431,7 +1431,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                     if s.base == *base
                         && s.off >= *off
                         && s.off < off + DEREF_FIELDS
-                        && sv.atoms().is_some()
+                        && sv.has_atoms()
                     {
                         args.push((Loc::RegDeref(r as u8, (s.off - off) as i32), sv.to_set()));
                     }
@@ -1442,7 +1442,7 @@ impl<'c, 'a> Flow<'c, 'a> {
             // The callee's entry stack pointer: ours minus the pushed return address for a call.
             let callee_sp = if tail { off } else { off - 8 };
             for (s, v) in &st.slots {
-                if s.base == base && s.off >= off && s.off < off + OUTGOING && v.atoms().is_some() {
+                if s.base == base && s.off >= off && s.off < off + OUTGOING && v.has_atoms() {
                     args.push((Loc::Stack((s.off - callee_sp) as i32), v.to_set()));
                 }
             }
