@@ -398,19 +398,26 @@ impl Cache {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     s.spawn(|| {
+                        use sha2::Digest;
                         let mut out = Vec::new();
+                        // Each file hashed as it is read, a piece at a time, into one buffer.
+                        let mut buf = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Relaxed) as usize;
                             let Some((elf, e)) = items.get(i) else { break };
+                            let mut h = sha2::Sha256::new();
+                            let read = fs.read_pieces(e.node, &e.paths[0], &mut buf, |piece| {
+                                h.update(piece)
+                            });
                             // Unreadable files are left to the pipeline to report.
-                            if let Ok(bytes) = fs.read(e.node, &e.paths[0]) {
+                            if let Ok(len) = read {
                                 let key = Key {
-                                    content: content_hash(&bytes),
+                                    content: h.finalize().into(),
                                     version: ANALYSIS_VERSION,
                                     layout: self.layout,
                                     arch: entry::arch_code(elf),
                                 };
-                                out.push((i, key, bytes.len()));
+                                out.push((i, key, len as usize));
                             }
                         }
                         out

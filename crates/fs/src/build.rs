@@ -456,6 +456,71 @@ mod tests {
         String::from_utf8(fs.read_path(path).unwrap().to_vec()).unwrap()
     }
 
+    /// Bytes in memory, read at offsets as an archive would be.
+    struct Bytes(Vec<u8>);
+
+    impl crate::BlobSource for Bytes {
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+            let at = offset as usize;
+            let src = self
+                .0
+                .get(at..at + buf.len())
+                .ok_or_else(|| std::io::Error::other("short"))?;
+            buf.copy_from_slice(src);
+            Ok(())
+        }
+        fn describe(&self) -> String {
+            "bytes".into()
+        }
+    }
+
+    #[test]
+    fn read_pieces_shows_the_bytes_read_shows_in_order() {
+        // A file of 2.5 MiB in a blob (three pieces), one inline, and one cut short.
+        let body: Vec<u8> = (0..(5u32 << 19)).map(|i| (i % 251) as u8).collect();
+        let mut archive = vec![7u8; 100];
+        archive.extend(&body);
+        let mut b = ImageFsBuilder::new();
+        let blob = b.add_blob(Arc::new(Bytes(archive)));
+        let in_blob = |path: &str, size: u64| LayerEntry {
+            path: path.into(),
+            kind: EntryKind::File {
+                size,
+                content: Content::Blob { blob, offset: 100 },
+            },
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        };
+        b.apply_layer(vec![
+            in_blob("big", body.len() as u64),
+            in_blob("short", body.len() as u64 + 1),
+            file("small", "inline"),
+        ])
+        .unwrap();
+        let fs = b.finish();
+        let mut buf = Vec::new();
+        for path in ["/big", "/small"] {
+            let node = fs.resolve(path, true).unwrap().node;
+            let (mut seen, mut pieces) = (Vec::new(), 0);
+            let n = fs
+                .read_pieces(node, path, &mut buf, |p| {
+                    seen.extend_from_slice(p);
+                    pieces += 1;
+                })
+                .unwrap();
+            assert_eq!(seen, fs.read(node, path).unwrap().to_vec(), "{path}");
+            assert_eq!(n, seen.len() as u64);
+            assert_eq!(pieces, if path == "/big" { 3 } else { 1 });
+        }
+        assert_eq!(&fs.read_path("/big").unwrap()[..], &body[..]);
+        let short = fs.resolve("/short", true).unwrap().node;
+        assert!(matches!(
+            fs.read_pieces(short, "/short", &mut buf, |_| {}),
+            Err(FsError::Read { .. })
+        ));
+    }
+
     #[test]
     fn whiteout_hides_lower_file_but_not_same_layer() {
         let mut b = ImageFsBuilder::new();

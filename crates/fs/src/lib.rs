@@ -226,6 +226,62 @@ impl ImageFs {
         self.read_range(content, size, path_for_errors)
     }
 
+    /// Shows the content of a regular file to `see` in order, a piece at a time, each read into
+    /// `buf` (kept by the caller between files): hashing a file needs no buffer of its size.
+    /// Fails as [`ImageFs::read`] does, and when a piece cannot be read.
+    pub fn read_pieces(
+        &self,
+        id: NodeId,
+        path_for_errors: &str,
+        buf: &mut Vec<u8>,
+        mut see: impl FnMut(&[u8]),
+    ) -> Result<u64, FsError> {
+        const PIECE: usize = 1 << 20;
+        let (size, content) = match &self.node(id).kind {
+            NodeKind::File { size, content } => (*size, content),
+            _ => {
+                return Err(FsError::NotAFile {
+                    path: path_for_errors.to_string(),
+                })
+            }
+        };
+        if size > MAX_READ_BYTES {
+            return Err(FsError::TooLarge {
+                path: path_for_errors.to_string(),
+                size,
+                limit: MAX_READ_BYTES,
+            });
+        }
+        let (blob, offset) = match content {
+            Content::Blob { blob, offset } => (blob, *offset),
+            _ => {
+                see(&self.read_range(content, size, path_for_errors)?);
+                return Ok(size);
+            }
+        };
+        let Some(src) = self.blobs.get(blob.0 as usize) else {
+            return Err(FsError::Read {
+                path: path_for_errors.to_string(),
+                blob: format!("blob #{}", blob.0),
+                source: std::io::Error::other("no such blob was registered"),
+            });
+        };
+        buf.resize(PIECE.min(size as usize), 0);
+        let mut done = 0u64;
+        while done < size {
+            let n = (size - done).min(PIECE as u64) as usize;
+            src.read_at(offset + done, &mut buf[..n])
+                .map_err(|source| FsError::Read {
+                    path: path_for_errors.to_string(),
+                    blob: src.describe(),
+                    source,
+                })?;
+            see(&buf[..n]);
+            done += n as u64;
+        }
+        Ok(size)
+    }
+
     /// Reads at most `n` bytes from the start of a regular file.
     pub fn read_prefix(
         &self,
