@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::summary::{Atom, Loc, ValueSet};
+use crate::summary::{Atom, Atoms, Loc, ValueSet};
 
 /// Joins of more alternatives than this give up (become Top).
 pub const MAX_ATOMS: usize = 24;
@@ -72,12 +72,15 @@ impl Val {
 
     /// The value as a summary set (Top and stack addresses are unknown).
     pub fn to_set(&self) -> ValueSet {
-        match self.atoms() {
-            Some(atoms) => ValueSet {
-                atoms,
-                unknown: false,
-            },
-            None => ValueSet::unknown(),
+        let atoms: Atoms = match self {
+            Val::Const(c) => smallvec::smallvec![Atom::Const(*c)],
+            Val::Param(l) => smallvec::smallvec![Atom::Param(*l)],
+            Val::Multi(a) => Atoms::from_slice(a),
+            _ => return ValueSet::unknown(),
+        };
+        ValueSet {
+            atoms,
+            unknown: false,
         }
     }
 
@@ -515,8 +518,8 @@ mod tests {
         let b = Val::Param(Loc::Reg(7));
         let j = a.join(&b);
         assert_eq!(
-            j.to_set().atoms,
-            vec![Atom::Const(39), Atom::Param(Loc::Reg(7))]
+            j.to_set().atoms[..],
+            [Atom::Const(39), Atom::Param(Loc::Reg(7))]
         );
         assert_eq!(j.join(&Val::Top), Val::Top);
         assert_eq!(Val::Const(1).join(&Val::Const(1)), Val::Const(1));

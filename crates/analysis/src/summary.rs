@@ -35,14 +35,19 @@ pub enum Atom {
 /// path gives a value data flow cannot tell.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ValueSet {
-    pub atoms: Vec<Atom>,
+    pub atoms: Atoms,
     pub unknown: bool,
 }
+
+/// The atoms of a value set: most hold one (a constant, or what the caller passed), kept inline
+/// rather than in an allocation of its own (a PLT stub passes eighteen such values on). Encoded
+/// as a sequence, as a `Vec` is.
+pub type Atoms = smallvec::SmallVec<[Atom; 1]>;
 
 impl ValueSet {
     pub fn unknown() -> Self {
         ValueSet {
-            atoms: Vec::new(),
+            atoms: Atoms::new(),
             unknown: true,
         }
     }

@@ -171,7 +171,7 @@ fn passes(s: &ObjectSummary, name: &str, callee: &str, loc: Loc) -> (Vec<Atom>, 
         .find(|c| c.target == CallTarget::Local(target))
         .unwrap_or_else(|| panic!("{name} does not call {callee}"));
     let v = c.arg(loc);
-    (v.atoms, v.unknown)
+    (v.atoms.to_vec(), v.unknown)
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn numbers_through_go_conventions() {
     let rax = Loc::Reg(0);
     // The syscall instruction takes the number from AX at entry.
     let (_, f) = func(&s, "syscall.Syscall6");
-    assert_eq!(f.syscalls[0].number.atoms, vec![Atom::Param(rax)]);
+    assert_eq!(f.syscalls[0].number.atoms[..], [Atom::Param(rax)]);
     // A spill into the own frame survives a call whose argument area does not cover it.
     assert_eq!(
         passes(&s, "syscall.spill_local", "syscall.Syscall6", rax),
@@ -221,7 +221,7 @@ fn numbers_through_go_conventions() {
     // ABI0: the number is the stack slot above the return address, and the caller's outgoing
     // area supplies it.
     let (_, f) = func(&s, "syscall.abi0");
-    assert_eq!(f.syscalls[0].number.atoms, vec![Atom::Param(Loc::Stack(8))]);
+    assert_eq!(f.syscalls[0].number.atoms[..], [Atom::Param(Loc::Stack(8))]);
     assert_eq!(
         passes(&s, "main.caller_abi0", "syscall.abi0", Loc::Stack(8)),
         (vec![Atom::Const(121)], false)

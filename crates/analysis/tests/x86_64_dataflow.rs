@@ -170,7 +170,7 @@ caller:
         .iter()
         .find(|c| c.args_known)
         .expect("a call with values");
-    assert_eq!(call.arg(Loc::Reg(7)).atoms, vec![Atom::Const(102)]);
+    assert_eq!(call.arg(Loc::Reg(7)).atoms[..], [Atom::Const(102)]);
 }
 
 /// A call through a writable function-pointer variable goes to its initial target or to

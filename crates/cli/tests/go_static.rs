@@ -175,7 +175,7 @@ fn syscall_numbers_through_every_wrapper_layer() {
                 .map(|c| {
                     assert!(c.args_known, "{bin}: call at {:#x} not completed", c.addr);
                     let v = c.arg(loc);
-                    (v.atoms, v.unknown)
+                    (v.atoms.to_vec(), v.unknown)
                 })
                 .collect()
         };
@@ -190,7 +190,7 @@ fn syscall_numbers_through_every_wrapper_layer() {
         .unwrap_or_else(|| panic!("{bin}: no Syscall6"));
         let sites = &s.functions[asm as usize].syscalls;
         assert_eq!(sites.len(), 1, "{bin}");
-        assert_eq!(sites[0].number.atoms, vec![Atom::Param(rax)], "{bin}");
+        assert_eq!(sites[0].number.atoms[..], [Atom::Param(rax)], "{bin}");
         assert!(!sites[0].number.unknown, "{bin}");
         let asm_name = s.function_name(asm);
         // Each layer passes its own AX on: RawSyscall6 → Syscall6, Syscall (around

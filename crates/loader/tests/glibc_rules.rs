@@ -332,7 +332,7 @@ fn without_a_cache_ld_so_conf_is_not_read() {
 /// quadratic de-duplication once took minutes): the first 4096, each once, read once.
 #[test]
 fn glibc_ld_so_conf_is_bounded() {
-    let mut t = Tree::glibc("huge-conf");
+    let t = Tree::glibc("huge-conf");
     let mut text: String = (0..200_000).map(|i| format!("/x/d{i}\n")).collect();
     text.push_str("/x/d0\n");
     t.write("/etc/ld.so.conf", text.as_bytes());
