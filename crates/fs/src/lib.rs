@@ -208,14 +208,13 @@ impl ImageFs {
 
     /// Reads the whole content of a regular file.
     pub fn read(&self, id: NodeId, path_for_errors: &str) -> Result<Arc<[u8]>, FsError> {
-        let (size, content) = match &self.node(id).kind {
-            NodeKind::File { size, content } => (*size, content),
-            _ => {
-                return Err(FsError::NotAFile {
-                    path: path_for_errors.to_string(),
-                })
-            }
-        };
+        let (size, content) = self.readable_file(id, path_for_errors)?;
+        self.read_range(content, size, path_for_errors)
+    }
+
+    /// The size and content of a regular file, which may be read whole.
+    fn readable_file(&self, id: NodeId, path_for_errors: &str) -> Result<(u64, &Content), FsError> {
+        let (size, content) = self.file_content(id, path_for_errors)?;
         if size > MAX_READ_BYTES {
             return Err(FsError::TooLarge {
                 path: path_for_errors.to_string(),
@@ -223,7 +222,29 @@ impl ImageFs {
                 limit: MAX_READ_BYTES,
             });
         }
-        self.read_range(content, size, path_for_errors)
+        Ok((size, content))
+    }
+
+    /// The size and content of a regular file.
+    fn file_content(&self, id: NodeId, path_for_errors: &str) -> Result<(u64, &Content), FsError> {
+        match &self.node(id).kind {
+            NodeKind::File { size, content } => Ok((*size, content)),
+            _ => Err(FsError::NotAFile {
+                path: path_for_errors.to_string(),
+            }),
+        }
+    }
+
+    /// Where a blob's bytes are read from.
+    fn blob(&self, blob: BlobId, path_for_errors: &str) -> Result<&dyn BlobSource, FsError> {
+        self.blobs
+            .get(blob.0 as usize)
+            .map(|b| &**b)
+            .ok_or_else(|| FsError::Read {
+                path: path_for_errors.to_string(),
+                blob: format!("blob #{}", blob.0),
+                source: std::io::Error::other("no such blob was registered"),
+            })
     }
 
     /// Shows the content of a regular file to `see` in order, a piece at a time, each read into
@@ -237,35 +258,15 @@ impl ImageFs {
         mut see: impl FnMut(&[u8]),
     ) -> Result<u64, FsError> {
         const PIECE: usize = 1 << 20;
-        let (size, content) = match &self.node(id).kind {
-            NodeKind::File { size, content } => (*size, content),
-            _ => {
-                return Err(FsError::NotAFile {
-                    path: path_for_errors.to_string(),
-                })
-            }
-        };
-        if size > MAX_READ_BYTES {
-            return Err(FsError::TooLarge {
-                path: path_for_errors.to_string(),
-                size,
-                limit: MAX_READ_BYTES,
-            });
-        }
+        let (size, content) = self.readable_file(id, path_for_errors)?;
         let (blob, offset) = match content {
-            Content::Blob { blob, offset } => (blob, *offset),
+            Content::Blob { blob, offset } => (*blob, *offset),
             _ => {
                 see(&self.read_range(content, size, path_for_errors)?);
                 return Ok(size);
             }
         };
-        let Some(src) = self.blobs.get(blob.0 as usize) else {
-            return Err(FsError::Read {
-                path: path_for_errors.to_string(),
-                blob: format!("blob #{}", blob.0),
-                source: std::io::Error::other("no such blob was registered"),
-            });
-        };
+        let src = self.blob(blob, path_for_errors)?;
         buf.resize(PIECE.min(size as usize), 0);
         let mut done = 0u64;
         while done < size {
@@ -289,14 +290,7 @@ impl ImageFs {
         n: usize,
         path_for_errors: &str,
     ) -> Result<Arc<[u8]>, FsError> {
-        let (size, content) = match &self.node(id).kind {
-            NodeKind::File { size, content } => (*size, content),
-            _ => {
-                return Err(FsError::NotAFile {
-                    path: path_for_errors.to_string(),
-                })
-            }
-        };
+        let (size, content) = self.file_content(id, path_for_errors)?;
         self.read_range(content, size.min(n as u64), path_for_errors)
     }
 
@@ -307,13 +301,7 @@ impl ImageFs {
                 path: path.to_string(),
             }),
             Content::Blob { blob, offset } => {
-                let Some(src) = self.blobs.get(blob.0 as usize) else {
-                    return Err(FsError::Read {
-                        path: path.to_string(),
-                        blob: format!("blob #{}", blob.0),
-                        source: std::io::Error::other("no such blob was registered"),
-                    });
-                };
+                let src = self.blob(*blob, path)?;
                 // Read straight into the shared buffer (`Arc::from(Vec)` would copy it again).
                 let mut shared: Arc<[u8]> = std::iter::repeat_n(0u8, len as usize).collect();
                 let buf = Arc::get_mut(&mut shared).ok_or_else(|| FsError::Read {
