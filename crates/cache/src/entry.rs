@@ -68,7 +68,23 @@ impl Key {
 
 /// sha256 of a file's bytes (SHA-NI where the processor has it).
 pub fn content_hash(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
+    let mut h = ContentHasher::default();
+    h.update(bytes);
+    h.finish()
+}
+
+/// [`content_hash`] of bytes seen a piece at a time.
+#[derive(Default)]
+pub struct ContentHasher(Sha256);
+
+impl ContentHasher {
+    pub fn update(&mut self, piece: &[u8]) {
+        self.0.update(piece);
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
 }
 
 /// `e_machine`, class and byte order in one number: `machine | class << 16 | little << 24`.

@@ -398,26 +398,19 @@ impl Cache {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     s.spawn(|| {
-                        use sha2::Digest;
                         let mut out = Vec::new();
                         // Each file hashed as it is read, a piece at a time, into one buffer.
                         let mut buf = Vec::new();
                         loop {
                             let i = next.fetch_add(1, Relaxed) as usize;
                             let Some((elf, e)) = items.get(i) else { break };
-                            let mut h = sha2::Sha256::new();
+                            let mut h = entry::ContentHasher::default();
                             let read = fs.read_pieces(e.node, &e.paths[0], &mut buf, |piece| {
                                 h.update(piece)
                             });
                             // Unreadable files are left to the pipeline to report.
                             if let Ok(len) = read {
-                                let key = Key {
-                                    content: h.finalize().into(),
-                                    version: ANALYSIS_VERSION,
-                                    layout: self.layout,
-                                    arch: entry::arch_code(elf),
-                                };
-                                out.push((i, key, len as usize));
+                                out.push((i, self.object_key(h.finish(), elf), len as usize));
                             }
                         }
                         out
@@ -603,8 +596,13 @@ impl Cache {
 
     /// An object's key, hashing its bytes now.
     fn hashed_key(&self, bytes: &[u8], elf: &ElfObject) -> Key {
+        self.object_key(content_hash(bytes), elf)
+    }
+
+    /// The key of an object whose bytes hash to `content`.
+    fn object_key(&self, content: [u8; 32], elf: &ElfObject) -> Key {
         Key {
-            content: content_hash(bytes),
+            content,
             version: ANALYSIS_VERSION,
             layout: self.layout,
             arch: entry::arch_code(elf),
