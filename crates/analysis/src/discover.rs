@@ -468,8 +468,14 @@ pub(crate) fn analyze_with<A: Arch>(
         ..Default::default()
     };
     let entries: Vec<u64> = plan.iter().map(|p| p.0).collect();
+    // Most addresses looked up are entries (call targets): found by hash, the rest by search.
+    let entry_index: foldhash::HashMap<u64, usize> =
+        entries.iter().enumerate().map(|(k, &e)| (e, k + 1)).collect();
     let index_of = |addr: u64| -> Option<u32> {
-        let i = entries.partition_point(|&e| e <= addr);
+        let i = match entry_index.get(&addr) {
+            Some(&after) => after,
+            None => entries.partition_point(|&e| e <= addr),
+        };
         if i == 0 {
             return None;
         }
@@ -492,6 +498,11 @@ pub(crate) fn analyze_with<A: Arch>(
             })
             .collect()
     };
+    let plt_entries: foldhash::HashSet<u64> = starts
+        .iter()
+        .filter(|(_, s)| s.origin == FnOrigin::Plt)
+        .map(|(a, _)| *a)
+        .collect();
     let run_one = |fi: usize, full: bool| -> crate::arch::FunctionFacts {
         let p = &plans[fi];
         if data_like.contains(&p.entry) {
@@ -528,35 +539,28 @@ pub(crate) fn analyze_with<A: Arch>(
     // analysis would otherwise be the last one running, alone (libLLVM's 96000 functions take
     // half a second of one core to skim). In the order asked.
     let parallel = stats.code_bytes >= PARALLEL_SKIM_ABOVE;
-    let run_many = |fs: &[usize], full: bool| -> Vec<crate::arch::FunctionFacts> {
+    let run_many = |fs: &[usize], full: &(dyn Fn(usize) -> bool + Sync)| {
         if parallel {
             use rayon::prelude::*;
             fs.par_iter()
                 .with_min_len(16)
-                .map(|&i| run_one(i, full))
-                .collect()
+                .map(|&i| run_one(i, full(i)))
+                .collect::<Vec<crate::arch::FunctionFacts>>()
         } else {
-            fs.iter().map(|&i| run_one(i, full)).collect()
+            fs.iter().map(|&i| run_one(i, full(i))).collect()
         }
     };
-    let all: Vec<usize> = (0..plans.len()).collect();
-    let mut facts: Vec<crate::arch::FunctionFacts> = run_many(&all, full_everywhere);
-    let mut is_full = vec![full_everywhere; plans.len()];
-    phase("  skim");
-    // Completed on request, and PLT stubs (tiny; they pass their arguments through to
-    // another object, so whoever calls a syscall wrapper through them needs their values).
-    let plt_entries: foldhash::HashSet<u64> = starts
-        .iter()
-        .filter(|(_, s)| s.origin == FnOrigin::Plt)
-        .map(|(a, _)| *a)
-        .collect();
+    // Data flow from the start for the functions completed on request, and for PLT stubs
+    // (tiny; they pass their arguments through to another object, so whoever calls a syscall
+    // wrapper through them needs their values); every other function is skimmed.
     let is_plt = |p: &FnPlan| plt_entries.contains(&p.entry);
-    for (i, p) in plans.iter().enumerate() {
-        if !is_full[i] && (force_full.contains(&p.entry) || is_plt(p)) {
-            facts[i] = run_one(i, true);
-            is_full[i] = true;
-        }
-    }
+    let mut is_full: Vec<bool> = plans
+        .iter()
+        .map(|p| full_everywhere || force_full.contains(&p.entry) || is_plt(p))
+        .collect();
+    let all: Vec<usize> = (0..plans.len()).collect();
+    let mut facts: Vec<crate::arch::FunctionFacts> = run_many(&all, &|i| is_full[i]);
+    phase("  skim");
     phase("  plt");
     let mut callers: Vec<Vec<usize>> = vec![Vec::new(); plans.len()];
     for (i, f) in facts.iter().enumerate() {
@@ -743,7 +747,7 @@ pub(crate) fn analyze_with<A: Arch>(
             })
             .collect();
         // Thousands of functions in a large program (a Go binary's every indirect caller).
-        let done = run_many(&todo, true);
+        let done = run_many(&todo, &|_| true);
         for (g, f) in todo.into_iter().zip(done) {
             facts[g] = f;
             is_full[g] = true;

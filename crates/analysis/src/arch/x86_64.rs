@@ -288,6 +288,8 @@ fn is_near_branch(i: &Instruction) -> bool {
 
 /// Code addresses an instruction takes: rip-relative `lea`, and in position-dependent code,
 /// immediates and absolute displacements that point into code. Branch targets are not included.
+/// (Inlined: it is asked of every instruction, twice, and most answer at the first test.)
+#[inline]
 fn collect_code_addrs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>) {
     // Position-independent code takes code addresses only with a rip-relative `lea` (the
     // common case, first: most instructions end here).
@@ -300,6 +302,12 @@ fn collect_code_addrs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>
         }
         return;
     }
+    collect_absolute_code_addrs(ctx, i, out);
+}
+
+/// [`collect_code_addrs`] for position-dependent code.
+#[inline(never)]
+fn collect_absolute_code_addrs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>) {
     if matches!(
         i.flow_control(),
         FlowControl::Call | FlowControl::UnconditionalBranch | FlowControl::ConditionalBranch
@@ -340,6 +348,7 @@ fn collect_code_addrs(ctx: &CodeContext<'_>, i: &Instruction, out: &mut Vec<u64>
 /// Data addresses an instruction refers to: rip-relative memory operands (and, in
 /// position-dependent code, absolute ones and immediates) outside code; through a GOT slot that
 /// holds a data address, that address too. They decide which data tables are live.
+#[inline]
 fn collect_data_refs(
     ctx: &CodeContext<'_>,
     i: &Instruction,
@@ -350,6 +359,17 @@ fn collect_data_refs(
     if !ctx.absolute && !i.is_ip_rel_memory_operand() {
         return;
     }
+    collect_data_refs_of_operands(ctx, i, out, escaped);
+}
+
+/// [`collect_data_refs`] of an instruction that may refer to data.
+#[inline(never)]
+fn collect_data_refs_of_operands(
+    ctx: &CodeContext<'_>,
+    i: &Instruction,
+    out: &mut Vec<u64>,
+    escaped: &mut Vec<u64>,
+) {
     let in_image = |a: u64| {
         ctx.elf
             .segments
