@@ -1249,9 +1249,9 @@ fn plan_functions<A: Arch>(
             let next_start = out.get(idx).map(|f| f.0).filter(|&s| s < re).unwrap_or(re);
             if next_start > cur
                 && !{
-                    while k < insns.len() && insns.addr(arch, k) < cur {
-                        k += 1;
-                    }
+                    // The first instruction at or after `cur` (searched: the functions between
+                    // gaps hold most of the instructions).
+                    k = k.max(insns.first_from(arch, cur));
                     let mut hi = k;
                     while hi < insns.len() && insns.addr(arch, hi) < next_start {
                         hi += 1;

@@ -664,10 +664,16 @@ impl<'c, 'a> Flow<'c, 'a> {
         let unknown = State::<NREGS>::unknown();
         for k in 0..self.insns.len() {
             let ins = self.insns[k];
+            let (mnemonic, flow) = (ins.mnemonic(), ins.flow_control());
             self.record_code_addrs(&ins);
-            if ins.mnemonic() != Mnemonic::Lea
+            // Without register values, only a rip-relative or absolute operand has a fixed
+            // address (`mem_addr`): most instructions' operands need no look.
+            let fixed_address = ins.is_ip_rel_memory_operand()
+                || (ins.memory_base() == Register::None && ins.memory_index() == Register::None);
+            if fixed_address
+                && mnemonic != Mnemonic::Lea
                 && !matches!(
-                    ins.flow_control(),
+                    flow,
                     FlowControl::Call
                         | FlowControl::IndirectCall
                         | FlowControl::IndirectBranch
@@ -683,13 +689,14 @@ impl<'c, 'a> Flow<'c, 'a> {
                 }
             }
             // Stores to fixed addresses (globals), values unknown until data flow runs.
-            if ins.op_count() > 0
+            if fixed_address
+                && ins.op_count() > 0
                 && ins.op0_kind() == OpKind::Memory
                 && !matches!(
-                    ins.mnemonic(),
+                    mnemonic,
                     Mnemonic::Cmp | Mnemonic::Test | Mnemonic::Push | Mnemonic::Bt
                 )
-                && ins.flow_control() == FlowControl::Next
+                && flow == FlowControl::Next
             {
                 if let MemAddr::Abs(a) = self.mem_addr(&unknown, &ins) {
                     if !self.ctx.is_code(a) {
@@ -702,7 +709,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                     }
                 }
             }
-            match ins.flow_control() {
+            match flow {
                 FlowControl::Call | FlowControl::IndirectCall => {
                     let (target, also_indirect) = self.branch_target(&unknown, &ins);
                     self.record_skimmed_call(ins.ip(), target, false, also_indirect);
@@ -722,7 +729,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                 }
                 _ => {}
             }
-            match ins.mnemonic() {
+            match mnemonic {
                 Mnemonic::Syscall => self.facts.syscalls.push(SyscallSite {
                     addr: ins.ip(),
                     abi: SyscallAbi::Native,
@@ -1090,6 +1097,7 @@ impl<'c, 'a> Flow<'c, 'a> {
         }
     }
 
+    #[inline]
     fn record_code_addrs(&mut self, ins: &Instruction) {
         if self.recording {
             collect_code_addrs(self.ctx, ins, &mut self.facts.addr_taken);
