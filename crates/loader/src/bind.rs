@@ -102,17 +102,42 @@ fn name_index(elf: &ElfObject) -> NameIndex {
     NameIndex {
         by_name: m,
         has_versym: elf.dynsym.iter().any(|s| s.version_index != 0),
+        referenced: referenced(elf),
     }
 }
 
-/// The visible definitions of one object by name, and whether it has version information.
+/// The symbols an object references: every import, and every symbol a relocation names, in
+/// symbol order, each with the kind of relocation it comes through (`None`: only imported).
+fn referenced(elf: &ElfObject) -> Vec<(usize, Option<Class>)> {
+    let mut wanted: BTreeMap<usize, Option<Class>> = BTreeMap::new();
+    for (i, _) in elf.imports() {
+        wanted.entry(i).or_insert(None);
+    }
+    for r in &elf.relocs {
+        if r.sym == 0 {
+            continue;
+        }
+        let e = wanted.entry(r.sym as usize).or_insert(None);
+        let c = e.get_or_insert(Class {
+            plt: true,
+            copy: false,
+        });
+        c.plt &= r.kind == RelocKind::JumpSlot;
+        c.copy |= r.kind == RelocKind::Copy;
+    }
+    wanted.into_iter().collect()
+}
+
+/// What binding needs of one object, whatever program loads it: its visible definitions by
+/// name, whether it has version information, and the symbols it references.
 pub struct NameIndex {
     by_name: HashMap<String, Vec<usize>>,
     has_versym: bool,
+    referenced: Vec<(usize, Option<Class>)>,
 }
 
-/// Name indexes of objects, built once and shared by every program that loads the object
-/// (an image's programs share libc and most libraries).
+/// What binding needs of each object ([`NameIndex`]), built once and shared by every program
+/// that loads the object (an image's programs share libc and most libraries).
 #[derive(Default)]
 pub struct BindCache {
     indexes:
@@ -226,25 +251,9 @@ pub fn bind_symbols_cached(prog: &LoadedProgram, cache: &BindCache) -> Bindings 
     let mut per_object = Vec::with_capacity(prog.objects.len());
     for (oi, o) in prog.objects.iter().enumerate() {
         let elf = &o.elf;
-        // Referenced symbols: every import, and every symbol a relocation names.
-        let mut wanted: BTreeMap<usize, Option<Class>> = BTreeMap::new();
-        for (i, _) in elf.imports() {
-            wanted.entry(i).or_insert(None);
-        }
-        for r in &elf.relocs {
-            if r.sym == 0 {
-                continue;
-            }
-            let e = wanted.entry(r.sym as usize).or_insert(None);
-            let c = e.get_or_insert(Class {
-                plt: true,
-                copy: false,
-            });
-            c.plt &= r.kind == RelocKind::JumpSlot;
-            c.copy |= r.kind == RelocKind::Copy;
-        }
+        let wanted = &indexes[oi].1.referenced;
         let mut map = HashMap::with_capacity(wanted.len());
-        for (si, class) in wanted {
+        for &(si, class) in wanted {
             let Some(r) = elf.dynsym.get(si) else {
                 continue;
             };
