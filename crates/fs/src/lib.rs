@@ -34,6 +34,10 @@ pub trait BlobSource: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// Bytes per read of [`ImageFs::read_pieces`]: a piece stays in the core's cache while it is
+/// seen (hashed), where a megabyte read spilled out of it.
+pub const READ_PIECE: usize = 256 << 10;
+
 /// Index of a node in an [`ImageFs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub u32);
@@ -247,7 +251,8 @@ impl ImageFs {
             })
     }
 
-    /// Shows the content of a regular file to `see` in order, a piece at a time, each read into
+    /// Shows the content of a regular file to `see` in order, a piece at a time ([`READ_PIECE`]
+    /// bytes), each read into
     /// `buf` (kept by the caller between files): hashing a file needs no buffer of its size.
     /// Fails as [`ImageFs::read`] does, and when a piece cannot be read.
     pub fn read_pieces(
@@ -257,7 +262,6 @@ impl ImageFs {
         buf: &mut Vec<u8>,
         mut see: impl FnMut(&[u8]),
     ) -> Result<u64, FsError> {
-        const PIECE: usize = 1 << 20;
         let (size, content) = self.readable_file(id, path_for_errors)?;
         let (blob, offset) = match content {
             Content::Blob { blob, offset } => (*blob, *offset),
@@ -267,10 +271,10 @@ impl ImageFs {
             }
         };
         let src = self.blob(blob, path_for_errors)?;
-        buf.resize(PIECE.min(size as usize), 0);
+        buf.resize(READ_PIECE.min(size as usize), 0);
         let mut done = 0u64;
         while done < size {
-            let n = (size - done).min(PIECE as u64) as usize;
+            let n = (size - done).min(READ_PIECE as u64) as usize;
             src.read_at(offset + done, &mut buf[..n])
                 .map_err(|source| FsError::Read {
                     path: path_for_errors.to_string(),
