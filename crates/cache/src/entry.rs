@@ -121,11 +121,13 @@ fn checksum(key: &Key, payload: &[u8]) -> u32 {
 
 /// The stored form of a summary.
 pub fn encode(key: &Key, summary: &ObjectSummary) -> Vec<u8> {
-    let payload = postcard::to_allocvec(summary).expect("a summary always encodes");
-    let mut v = Vec::with_capacity(8 + payload.len());
+    // The payload is written after the header's place, not copied there afterwards.
+    let mut v = Vec::with_capacity(64 << 10);
     v.extend_from_slice(MAGIC);
-    v.extend_from_slice(&checksum(key, &payload).to_le_bytes());
-    v.extend_from_slice(&payload);
+    v.extend_from_slice(&[0; 4]);
+    let mut v = postcard::to_extend(summary, v).expect("a summary always encodes");
+    let crc = checksum(key, &v[8..]);
+    v[4..8].copy_from_slice(&crc.to_le_bytes());
     v
 }
 
