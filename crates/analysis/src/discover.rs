@@ -468,9 +468,13 @@ pub(crate) fn analyze_with<A: Arch>(
         ..Default::default()
     };
     let entries: Vec<u64> = plan.iter().map(|p| p.0).collect();
-    // Most addresses looked up are entries (call targets): found by hash, the rest by search.
-    let entry_index: foldhash::HashMap<u64, usize> =
-        entries.iter().enumerate().map(|(k, &e)| (e, k + 1)).collect();
+    // Most addresses looked up are entries (call targets): found by hash (each entry with the
+    // position after it, as the search gives), the rest by search.
+    let entry_index: foldhash::HashMap<u64, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(k, &e)| (e, k + 1))
+        .collect();
     let index_of = |addr: u64| -> Option<u32> {
         let i = match entry_index.get(&addr) {
             Some(&after) => after,
@@ -561,7 +565,6 @@ pub(crate) fn analyze_with<A: Arch>(
     let all: Vec<usize> = (0..plans.len()).collect();
     let mut facts: Vec<crate::arch::FunctionFacts> = run_many(&all, &|i| is_full[i]);
     phase("  skim");
-    phase("  plt");
     let mut callers: Vec<Vec<usize>> = vec![Vec::new(); plans.len()];
     for (i, f) in facts.iter().enumerate() {
         for c in &f.calls {
