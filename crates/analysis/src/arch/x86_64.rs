@@ -662,10 +662,10 @@ impl<'c, 'a> Flow<'c, 'a> {
         self.recording = true;
         self.compute_falls_through();
         let unknown = State::<NREGS>::unknown();
-        for k in 0..self.insns.len() {
-            let ins = self.insns[k];
+        let insns = self.insns;
+        for ins in insns {
             let (mnemonic, flow) = (ins.mnemonic(), ins.flow_control());
-            self.record_code_addrs(&ins);
+            self.record_code_addrs(ins);
             // Without register values, only a rip-relative or absolute operand has a fixed
             // address (`mem_addr`): most instructions' operands need no look.
             let fixed_address = ins.is_ip_rel_memory_operand()
@@ -682,7 +682,7 @@ impl<'c, 'a> Flow<'c, 'a> {
             {
                 for n in 0..ins.op_count() {
                     if ins.op_kind(n) == OpKind::Memory {
-                        if let MemAddr::Abs(a) = self.mem_addr(&unknown, &ins) {
+                        if let MemAddr::Abs(a) = self.mem_addr(&unknown, ins) {
                             self.note_load(a);
                         }
                     }
@@ -698,7 +698,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                 )
                 && flow == FlowControl::Next
             {
-                if let MemAddr::Abs(a) = self.mem_addr(&unknown, &ins) {
+                if let MemAddr::Abs(a) = self.mem_addr(&unknown, ins) {
                     if !self.ctx.is_code(a) {
                         self.facts.global_stores.push(crate::summary::GlobalStore {
                             addr: a,
@@ -711,18 +711,18 @@ impl<'c, 'a> Flow<'c, 'a> {
             }
             match flow {
                 FlowControl::Call | FlowControl::IndirectCall => {
-                    let (target, also_indirect) = self.branch_target(&unknown, &ins);
+                    let (target, also_indirect) = self.branch_target(&unknown, ins);
                     self.record_skimmed_call(ins.ip(), target, false, also_indirect);
                 }
                 FlowControl::UnconditionalBranch | FlowControl::IndirectBranch => {
-                    if is_near_branch(&ins) && self.in_range(ins.near_branch_target()) {
+                    if is_near_branch(ins) && self.in_range(ins.near_branch_target()) {
                         continue;
                     }
-                    let (target, also_indirect) = self.branch_target(&unknown, &ins);
+                    let (target, also_indirect) = self.branch_target(&unknown, ins);
                     self.record_skimmed_call(ins.ip(), target, true, also_indirect);
                 }
                 FlowControl::ConditionalBranch
-                    if is_near_branch(&ins) && !self.in_range(ins.near_branch_target()) =>
+                    if is_near_branch(ins) && !self.in_range(ins.near_branch_target()) =>
                 {
                     let target = RawTarget::Addr(ins.near_branch_target());
                     self.record_skimmed_call(ins.ip(), target, true, false);
