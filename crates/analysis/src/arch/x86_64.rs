@@ -206,6 +206,7 @@ impl Arch for X86_64 {
                 && i.len() == 2)
     }
 
+    #[inline]
     fn insn_refs(&self, ctx: &CodeContext<'_>, i: &Instruction) -> InsnRefs {
         let mut r = InsnRefs::default();
         match i.flow_control() {
