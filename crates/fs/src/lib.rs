@@ -252,9 +252,8 @@ impl ImageFs {
     }
 
     /// Shows the content of a regular file to `see` in order, a piece at a time ([`READ_PIECE`]
-    /// bytes), each read into
-    /// `buf` (kept by the caller between files): hashing a file needs no buffer of its size.
-    /// Fails as [`ImageFs::read`] does, and when a piece cannot be read.
+    /// bytes), each read into `buf` (kept by the caller between files): hashing a file needs no
+    /// buffer of its size. Fails as [`ImageFs::read`] does, and when a piece cannot be read.
     pub fn read_pieces(
         &self,
         id: NodeId,
