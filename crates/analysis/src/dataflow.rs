@@ -27,11 +27,12 @@ pub enum Val {
 }
 
 impl Val {
-    pub fn atoms(&self) -> Option<Vec<Atom>> {
+    /// The constants and parameters the value stands for (None for Top and stack addresses).
+    pub fn atoms(&self) -> Option<Atoms> {
         match self {
-            Val::Const(c) => Some(vec![Atom::Const(*c)]),
-            Val::Param(l) => Some(vec![Atom::Param(*l)]),
-            Val::Multi(a) => Some(a.to_vec()),
+            Val::Const(c) => Some(smallvec::smallvec![Atom::Const(*c)]),
+            Val::Param(l) => Some(smallvec::smallvec![Atom::Param(*l)]),
+            Val::Multi(a) => Some(Atoms::from_slice(a)),
             _ => None,
         }
     }
@@ -64,7 +65,7 @@ impl Val {
         match (self.atoms(), other.atoms()) {
             (Some(mut a), Some(b)) => {
                 a.extend(b);
-                Val::from_atoms(a)
+                Val::from_atoms(a.into_vec())
             }
             _ => Val::Top,
         }
@@ -72,15 +73,12 @@ impl Val {
 
     /// The value as a summary set (Top and stack addresses are unknown).
     pub fn to_set(&self) -> ValueSet {
-        let atoms: Atoms = match self {
-            Val::Const(c) => smallvec::smallvec![Atom::Const(*c)],
-            Val::Param(l) => smallvec::smallvec![Atom::Param(*l)],
-            Val::Multi(a) => Atoms::from_slice(a),
-            _ => return ValueSet::unknown(),
-        };
-        ValueSet {
-            atoms,
-            unknown: false,
+        match self.atoms() {
+            Some(atoms) => ValueSet {
+                atoms,
+                unknown: false,
+            },
+            None => ValueSet::unknown(),
         }
     }
 
