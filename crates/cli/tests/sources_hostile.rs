@@ -1162,3 +1162,44 @@ fn a_fifo_in_an_oci_layout_does_not_block_the_report_key() {
     assert!(status.success());
     assert!(t.path().join("p.json").is_file());
 }
+
+/// An archive path that is a FIFO is refused as the image reader refuses it, also when the
+/// report cache hashes the archive first (a read of it would wait for a writer for ever).
+#[test]
+fn an_archive_that_is_a_fifo_is_refused_before_the_report_key_reads_it() {
+    let t = tempdir();
+    let fifo = t.path().join("image.tar");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+    let mut child = Command::new(BIN)
+        .args(["profile", "-q", "--cache"])
+        .arg(t.path().join("c.db"))
+        .arg(format!("docker-archive:{}", fifo.display()))
+        .arg("-o")
+        .arg(t.path().join("p.json"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("dockergate profile blocked on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert!(!t.path().join("p.json").exists());
+}

@@ -468,23 +468,15 @@ const HASH_CHUNK: usize = 256 << 10;
 fn hash_range(blob: &HostFileBlob, offset: u64, size: u64) -> io::Result<([u8; 32], u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; HASH_READ.min(size as usize)];
-    let mut done = 0u64;
-    while done < size {
-        let want = (size - done).min(buf.len() as u64) as usize;
-        let at = offset
-            .checked_add(done)
-            .ok_or_else(|| io::Error::other("offset overflow"))?;
-        blob.read_exact_at(&mut buf[..want], at).map_err(|e| {
+    blob.read_pieces(offset, size, &mut buf, |piece| hasher.update(piece))
+        .map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
                 io::Error::new(e.kind(), "the file ends before the blob does (truncated?)")
             } else {
                 e
             }
         })?;
-        hasher.update(&buf[..want]);
-        done += want as u64;
-    }
-    Ok((hasher.finalize().into(), done))
+    Ok((hasher.finalize().into(), size))
 }
 
 /// A compressed (or not seekable) layer: decompressed and walked as a stream on this thread;

@@ -574,9 +574,9 @@ const IDENTITY_PIECE: usize = 256 << 10;
 /// four times as fast (the identity is computed before anything else, on every run).
 fn chunked_blake3(path: &Path) -> std::io::Result<[u8; 32]> {
     use sha2::{Digest, Sha256};
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
+    // Opened as the image will be: a FIFO or a device is refused, not waited on.
+    let file = blob::HostFileBlob::open(path)?;
+    let len = file.len()?;
     let chunks = len.div_ceil(IDENTITY_CHUNK).max(1) as usize;
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -587,20 +587,15 @@ fn chunked_blake3(path: &Path) -> std::io::Result<[u8; 32]> {
             .map(|t| {
                 let file = &file;
                 scope.spawn(move || -> std::io::Result<Vec<(usize, [u8; 32])>> {
-                    // Read in pieces that stay in the core's cache while they are hashed.
                     let mut buf = vec![0u8; IDENTITY_PIECE];
                     let mut out = Vec::new();
                     for i in (t..chunks).step_by(threads) {
                         let off = i as u64 * IDENTITY_CHUNK;
                         let n = (len - off.min(len)).min(IDENTITY_CHUNK);
                         let mut hasher = blake3::Hasher::new();
-                        let mut done = 0;
-                        while done < n {
-                            let k = (n - done).min(IDENTITY_PIECE as u64) as usize;
-                            file.read_exact_at(&mut buf[..k], off + done)?;
-                            hasher.update(&buf[..k]);
-                            done += k as u64;
-                        }
+                        file.read_pieces(off, n, &mut buf, |piece| {
+                            hasher.update(piece);
+                        })?;
                         out.push((i, *hasher.finalize().as_bytes()));
                     }
                     Ok(out)
