@@ -38,6 +38,32 @@ pub trait BlobSource: Send + Sync {
 /// seen (hashed), where a megabyte read spilled out of it.
 pub const READ_PIECE: usize = 256 << 10;
 
+/// Shows `size` bytes of `src` from `offset` to `see` in order, read `buf.len()` bytes at a time
+/// (a piece that stays in the core's cache while it is hashed); fails when a piece cannot be
+/// read.
+pub fn read_in_pieces(
+    src: &dyn BlobSource,
+    offset: u64,
+    size: u64,
+    buf: &mut [u8],
+    mut see: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
+    if buf.is_empty() && size > 0 {
+        return Err(std::io::Error::other("no buffer to read into"));
+    }
+    let mut done = 0u64;
+    while done < size {
+        let want = (size - done).min(buf.len() as u64) as usize;
+        let at = offset
+            .checked_add(done)
+            .ok_or_else(|| std::io::Error::other("offset overflow"))?;
+        src.read_at(at, &mut buf[..want])?;
+        see(&buf[..want]);
+        done += want as u64;
+    }
+    Ok(())
+}
+
 /// Index of a node in an [`ImageFs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub u32);
@@ -271,18 +297,11 @@ impl ImageFs {
         };
         let src = self.blob(blob, path_for_errors)?;
         buf.resize(READ_PIECE.min(size as usize), 0);
-        let mut done = 0u64;
-        while done < size {
-            let n = (size - done).min(READ_PIECE as u64) as usize;
-            src.read_at(offset + done, &mut buf[..n])
-                .map_err(|source| FsError::Read {
-                    path: path_for_errors.to_string(),
-                    blob: src.describe(),
-                    source,
-                })?;
-            see(&buf[..n]);
-            done += n as u64;
-        }
+        read_in_pieces(src, offset, size, buf, see).map_err(|source| FsError::Read {
+            path: path_for_errors.to_string(),
+            blob: src.describe(),
+            source,
+        })?;
         Ok(size)
     }
 

@@ -48,31 +48,6 @@ impl HostFileBlob {
     pub fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         self.file.read_exact_at(buf, offset)
     }
-    /// Shows `size` bytes from `offset` to `see` in order, read `buf.len()` bytes at a time (a
-    /// piece small enough to stay in the core's cache while it is hashed); fails when the file
-    /// is shorter.
-    pub fn read_pieces(
-        &self,
-        offset: u64,
-        size: u64,
-        buf: &mut [u8],
-        mut see: impl FnMut(&[u8]),
-    ) -> io::Result<()> {
-        if buf.is_empty() && size > 0 {
-            return Err(io::Error::other("no buffer to read into"));
-        }
-        let mut done = 0u64;
-        while done < size {
-            let want = (size - done).min(buf.len() as u64) as usize;
-            let at = offset
-                .checked_add(done)
-                .ok_or_else(|| io::Error::other("offset overflow"))?;
-            self.file.read_exact_at(&mut buf[..want], at)?;
-            see(&buf[..want]);
-            done += want as u64;
-        }
-        Ok(())
-    }
     /// A reader over `len` bytes from `offset`.
     pub fn range(self: &Arc<Self>, offset: u64, len: u64) -> RangeReader {
         RangeReader {

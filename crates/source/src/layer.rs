@@ -468,7 +468,7 @@ const HASH_CHUNK: usize = 256 << 10;
 fn hash_range(blob: &HostFileBlob, offset: u64, size: u64) -> io::Result<([u8; 32], u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; HASH_READ.min(size as usize)];
-    blob.read_pieces(offset, size, &mut buf, |piece| hasher.update(piece))
+    dockergate_fs::read_in_pieces(blob, offset, size, &mut buf, |piece| hasher.update(piece))
         .map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
                 io::Error::new(e.kind(), "the file ends before the blob does (truncated?)")

@@ -593,7 +593,7 @@ fn chunked_blake3(path: &Path) -> std::io::Result<[u8; 32]> {
                         let off = i as u64 * IDENTITY_CHUNK;
                         let n = (len - off.min(len)).min(IDENTITY_CHUNK);
                         let mut hasher = blake3::Hasher::new();
-                        file.read_pieces(off, n, &mut buf, |piece| {
+                        dockergate_fs::read_in_pieces(file, off, n, &mut buf, |piece| {
                             hasher.update(piece);
                         })?;
                         out.push((i, *hasher.finalize().as_bytes()));
