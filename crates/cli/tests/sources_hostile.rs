@@ -1148,17 +1148,7 @@ fn a_fifo_in_an_oci_layout_does_not_block_the_report_key() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > std::time::Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("dockergate profile blocked on the FIFO");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let status = exit_within_a_minute(&mut child);
     assert!(status.success());
     assert!(t.path().join("p.json").is_file());
 }
@@ -1181,17 +1171,7 @@ fn an_archive_that_is_a_fifo_is_refused_before_the_report_key_reads_it() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > std::time::Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("dockergate profile blocked on the FIFO");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let status = exit_within_a_minute(&mut child);
     let mut stderr = String::new();
     child
         .stderr
@@ -1202,4 +1182,20 @@ fn an_archive_that_is_a_fifo_is_refused_before_the_report_key_reads_it() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a regular file"), "{stderr}");
     assert!(!t.path().join("p.json").exists());
+}
+
+/// The exit status of `child`, which must end within a minute (it is killed, and the test
+/// fails, when it does not: it is waiting on a FIFO).
+fn exit_within_a_minute(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("dockergate profile blocked on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
