@@ -131,7 +131,7 @@ pub(crate) fn analyze_with<A: Arch>(
     data: &[u8],
     elf: &ElfObject,
     force_full: &HashSet<u64>,
-    compact_above: u64,
+    method: crate::Method,
 ) -> Result<ObjectSummary, AnalysisError> {
     let mut warnings: Vec<String> = Vec::new();
     let ranges = code_ranges(elf, data.len() as u64);
@@ -150,6 +150,7 @@ pub(crate) fn analyze_with<A: Arch>(
             .collect(),
         absolute: elf.etype == 2,
         go_args: Default::default(),
+        plt_shortcut: method.plt_shortcut,
     };
     // Go binaries: functions, argument areas and method tables from the runtime's metadata.
     let go = crate::go::GoObject::from_elf(elf, data, &mut warnings);
@@ -167,7 +168,7 @@ pub(crate) fn analyze_with<A: Arch>(
     // 1. Decode every code range linearly, once, noting what the code references.
     let mut branches = Branches::new(ranges.iter().map(|r| r.0).min().unwrap_or(0));
     let mut code_taken: Vec<(u64, u64)> = Vec::new(); // (instruction address, code address taken)
-    let insns: Sweep<A::Insn> = Sweep::build(arch, &ctx, &ranges, compact_above, |window| {
+    let insns: Sweep<A::Insn> = Sweep::build(arch, &ctx, &ranges, method.compact_above, |window| {
         for i in window {
             let r = arch.insn_refs(&ctx, i);
             let at = arch.insn_addr(i);

@@ -73,7 +73,26 @@ impl std::error::Error for AnalysisError {}
 
 /// Analyses one object's code.
 pub fn analyze_object(data: &[u8], elf: &ElfObject) -> Result<ObjectSummary, AnalysisError> {
-    analyze_with_full(data, elf, &Default::default(), sweep::COMPACT_ABOVE)
+    analyze_with_full(data, elf, &Default::default(), Method::default())
+}
+
+/// How an object is analysed: settings that change the work done, never the summary (tests
+/// check both ways give the same).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Method {
+    /// Code sizes above this are swept compactly ([`sweep::COMPACT_ABOVE`]).
+    pub compact_above: u64,
+    /// Lazy PLT entries get their data flow's facts without running it.
+    pub plt_shortcut: bool,
+}
+
+impl Default for Method {
+    fn default() -> Self {
+        Method {
+            compact_above: sweep::COMPACT_ABOVE,
+            plt_shortcut: true,
+        }
+    }
 }
 
 /// [`analyze_object`] with the compact sweep whatever the code's size (what very large objects
@@ -83,7 +102,25 @@ pub fn analyze_object_compact_sweep(
     data: &[u8],
     elf: &ElfObject,
 ) -> Result<ObjectSummary, AnalysisError> {
-    analyze_with_full(data, elf, &Default::default(), 0)
+    let method = Method {
+        compact_above: 0,
+        ..Method::default()
+    };
+    analyze_with_full(data, elf, &Default::default(), method)
+}
+
+/// [`analyze_object`] with the whole data flow of every lazy PLT entry (not its shortcut): for
+/// tests that both give the same summary.
+#[doc(hidden)]
+pub fn analyze_object_without_plt_shortcut(
+    data: &[u8],
+    elf: &ElfObject,
+) -> Result<ObjectSummary, AnalysisError> {
+    let method = Method {
+        plt_shortcut: false,
+        ..Method::default()
+    };
+    analyze_with_full(data, elf, &Default::default(), method)
 }
 
 /// Completes a summary: runs the data flow of the functions `funcs` (indexes into
@@ -108,18 +145,18 @@ pub fn complete_functions(
             .filter_map(|&i| summary.functions.get(i as usize))
             .map(|f| f.entry),
     );
-    analyze_with_full(data, elf, &force, sweep::COMPACT_ABOVE)
+    analyze_with_full(data, elf, &force, Method::default())
 }
 
 fn analyze_with_full(
     data: &[u8],
     elf: &ElfObject,
     force_full: &std::collections::HashSet<u64>,
-    compact_above: u64,
+    method: Method,
 ) -> Result<ObjectSummary, AnalysisError> {
     match (elf.machine, elf.class) {
         (machine::X86_64, 64) => {
-            discover::analyze_with(&arch::x86_64::X86_64, data, elf, force_full, compact_above)
+            discover::analyze_with(&arch::x86_64::X86_64, data, elf, force_full, method)
         }
         (m, c) => Err(AnalysisError::UnsupportedMachine(format!(
             "{} ({c}-bit)",

@@ -113,6 +113,9 @@ pub struct CodeContext<'a> {
     /// Go functions (entry → declared argument-area size, see [`crate::go`]): how much of its
     /// caller's frame a call may write.
     pub go_args: HashMap<u64, i32>,
+    /// Lazy PLT entries get their data flow's facts without running it (see
+    /// `x86_64::Flow::record_lazy_plt_entry`); off only to test that both agree.
+    pub plt_shortcut: bool,
 }
 
 /// Library functions that never return, by name (C library, C++ runtime, unwinder).

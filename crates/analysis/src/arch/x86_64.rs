@@ -803,6 +803,9 @@ impl<'c, 'a> Flow<'c, 'a> {
             return self.facts;
         }
         self.compute_falls_through();
+        if self.ctx.plt_shortcut && self.is_lazy_plt_entry() {
+            return self.record_lazy_plt_entry();
+        }
         self.build_blocks();
         let nb = self.leaders.len();
         // Block inputs grow monotonically: each changed output is joined into its successors'
@@ -866,6 +869,49 @@ impl<'c, 'a> Flow<'c, 'a> {
                 }
             }
         }
+        self.finish()
+    }
+
+    /// A lazy-binding PLT entry: `jmp *slot(%rip)`, then `push $index; jmp plt0`, which only
+    /// the slot's initial value reaches (nearly every stub: 49 000 in a Debian image, each a
+    /// whole data flow for three instructions).
+    fn is_lazy_plt_entry(&self) -> bool {
+        let [jump, push, to_plt0] = self.insns else {
+            return false;
+        };
+        jump.ip() == self.plan.entry
+            && self.plan.interior_entries.is_empty()
+            && !self.facts.falls_through
+            && jump.mnemonic() == Mnemonic::Jmp
+            && jump.op0_kind() == OpKind::Memory
+            && jump.is_ip_rel_memory_operand()
+            && push.mnemonic() == Mnemonic::Push
+            && push.op0_kind() == OpKind::Immediate32to64
+            && to_plt0.mnemonic() == Mnemonic::Jmp
+            && is_near_branch(to_plt0)
+            && !self.in_range(to_plt0.near_branch_target())
+    }
+
+    /// [`Flow::run`] for a lazy PLT entry: its blocks, the jump and the push with the jump to
+    /// PLT0, have no edges, so the fixed point is their inputs (the entry state; the unknown
+    /// state of a block nothing branches to) and only the recording pass is left to run.
+    fn record_lazy_plt_entry(mut self) -> FunctionFacts {
+        self.recording = true;
+        let insns = self.insns;
+        let mut st = State::entry(RSP);
+        for (k, ins) in insns.iter().enumerate() {
+            if k == 1 {
+                st = State::unknown();
+            }
+            self.cur_base = k as u32 + 1;
+            self.step(&mut st, ins);
+        }
+        self.finish()
+    }
+
+    /// The facts of the recording pass, final: values read through parameter fields this
+    /// function writes become unknown; address lists sorted.
+    fn finish(mut self) -> FunctionFacts {
         // A field this function writes through a parameter pointer is not what the caller put
         // there: values read from it are unknown.
         if !self.deref_writes.is_empty() {
