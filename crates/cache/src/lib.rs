@@ -168,6 +168,9 @@ struct Prefetched {
     values: HashMap<Key, Decoded>,
     /// Every key asked for: absent from `values` means absent from the cache.
     asked: HashSet<Key>,
+    /// The cache held nothing when the prefetch began (a first run): no file was hashed
+    /// ahead, and every lookup is a miss.
+    nothing_stored: bool,
 }
 
 #[derive(Default)]
@@ -386,6 +389,15 @@ impl Cache {
         if !self.is_enabled() {
             return;
         }
+        // An empty cache has nothing to fetch: the analysis hashes each file as it reads it
+        // (for the key it stores the result under), instead of every file being read twice.
+        if self.with_store(true, |s| s.is_empty()) == Some(true) {
+            release.1 = Some(Prefetched {
+                nothing_stored: true,
+                ..Default::default()
+            });
+            return;
+        }
         let items: Vec<(&Arc<ElfObject>, &dockergate_loader::CatalogEntry)> = catalog
             .entries()
             .iter()
@@ -580,8 +592,13 @@ impl Cache {
         (len == bytes.len()).then_some(key)
     }
 
-    /// What the prefetch learnt about a key: `Ok(Some(value))`, `Err(())` when it asked and
-    /// the cache does not have it, `Ok(None)` when it did not ask.
+    /// Whether the prefetch found the cache empty (keys are then hashed as files are read).
+    fn nothing_stored(&self) -> bool {
+        matches!(&*lock(&self.prefetch), PrefetchState::Done(p) if p.nothing_stored)
+    }
+
+    /// What the prefetch learnt about a key: `Ok(Some(value))`, `Err(())` when it asked (or
+    /// found the cache empty) and the cache does not have it, `Ok(None)` when it did not ask.
     fn prefetched_value(&self, key: &Key) -> Result<Option<Decoded>, ()> {
         let mut st = lock(&self.prefetch);
         let PrefetchState::Done(p) = &mut *st else {
@@ -589,7 +606,7 @@ impl Cache {
         };
         match p.values.remove(key) {
             Some(v) => Ok(Some(v)),
-            None if p.asked.contains(key) => Err(()),
+            None if p.nothing_stored || p.asked.contains(key) => Err(()),
             None => Ok(None),
         }
     }
@@ -631,7 +648,9 @@ impl Cache {
     /// The summary of an object from the cache, if it has an intact one.
     fn lookup(&self, bytes: &[u8], elf: &ElfObject) -> (Key, Option<Arc<ObjectSummary>>, bool) {
         let key = self.prefetched_key(bytes, elf).unwrap_or_else(|| {
-            self.counters.unprefetched.fetch_add(1, Relaxed);
+            if !self.nothing_stored() {
+                self.counters.unprefetched.fetch_add(1, Relaxed);
+            }
             self.hashed_key(bytes, elf)
         });
         let value = match self.prefetched_value(&key) {
@@ -917,28 +936,36 @@ impl Drop for Cache {
 
 impl SummarySource for Cache {
     fn summary(&self, bytes: &[u8], elf: &ElfObject) -> Result<Arc<ObjectSummary>, AnalysisError> {
+        self.summary_and_key(bytes, elf).map(|(s, _)| s)
+    }
+
+    fn summary_and_key(
+        &self,
+        bytes: &[u8],
+        elf: &ElfObject,
+    ) -> Result<(Arc<ObjectSummary>, Option<[u8; 32]>), AnalysisError> {
         if !self.is_enabled() {
             self.counters.misses.fetch_add(1, Relaxed);
-            return analyze_object(bytes, elf).map(Arc::new);
+            return Ok((Arc::new(analyze_object(bytes, elf)?), None));
         }
         let (key, found, damaged) = self.lookup(bytes, elf);
         if found.is_none() && !damaged {
             // The same bytes twice in one image: the first answer serves both.
             if let Some(s) = lock(&self.served).get(&key) {
                 self.counters.hits.fetch_add(1, Relaxed);
-                return Ok(s.clone());
+                return Ok((s.clone(), Some(key.content)));
             }
         }
         if let Some(s) = found {
             self.counters.hits.fetch_add(1, Relaxed);
             lock(&self.served).insert(key, s.clone());
-            return Ok(s);
+            return Ok((s, Some(key.content)));
         }
         self.counters.misses.fetch_add(1, Relaxed);
         let s = Arc::new(analyze_object(bytes, elf)?);
         self.store_later(key, entry::encode(&key, &s), damaged);
         lock(&self.served).insert(key, s.clone());
-        Ok(s)
+        Ok((s, Some(key.content)))
     }
 
     fn complete(

@@ -215,6 +215,18 @@ impl Store for PgStore {
         Ok(n)
     }
 
+    fn is_empty(&mut self) -> Result<bool, StoreError> {
+        let what = format!("cannot read the cache in {}", redact(&self.url));
+        let row = self
+            .client
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM dockergate_summaries)",
+                &[],
+            )
+            .map_err(|e| classify(e, &what))?;
+        Ok(row.get(0))
+    }
+
     fn insert(&mut self, rows: &[(Key, Vec<u8>)], replace: bool) -> Result<u64, StoreError> {
         let what = format!("cannot write to the cache in {}", redact(&self.url));
         let sql = format!(

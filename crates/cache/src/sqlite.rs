@@ -422,6 +422,15 @@ impl Store for SqliteStore {
         Ok(n)
     }
 
+    fn is_empty(&mut self) -> Result<bool, StoreError> {
+        let what = "cannot read the cache";
+        self.conn()?
+            .query_row("SELECT NOT EXISTS (SELECT 1 FROM summaries)", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| classify(e, what))
+    }
+
     fn insert(&mut self, rows: &[(Key, Vec<u8>)], replace: bool) -> Result<u64, StoreError> {
         if self.read_only {
             return Err(StoreError::NoWrite(format!(

@@ -88,6 +88,8 @@ pub trait Store: Send {
     /// How many of `keys` have entries of another analyser version or summary layout only
     /// (for a warning: those objects are analysed again).
     fn count_other_versions(&mut self, keys: &[Key]) -> Result<u64, StoreError>;
+    /// Whether the store holds no entry at all (a first run: nothing worth looking up).
+    fn is_empty(&mut self) -> Result<bool, StoreError>;
     /// Stores values. An existing entry is kept as it is (inserts are idempotent: results are
     /// a function of the key), unless `replace` (the stored value was found damaged). Returns
     /// how many entries were written.

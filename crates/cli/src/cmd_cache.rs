@@ -448,6 +448,14 @@ struct Progress<'a> {
 
 impl SummarySource for Progress<'_> {
     fn summary(&self, bytes: &[u8], elf: &ElfObject) -> Result<Arc<ObjectSummary>, AnalysisError> {
+        self.summary_and_key(bytes, elf).map(|(s, _)| s)
+    }
+
+    fn summary_and_key(
+        &self,
+        bytes: &[u8],
+        elf: &ElfObject,
+    ) -> Result<(Arc<ObjectSummary>, Option<[u8; 32]>), AnalysisError> {
         let n = self.done.fetch_add(1, Relaxed);
         if n == 0 && !self.bar.is_hidden() {
             self.bar.set_length(self.expected);
@@ -460,7 +468,7 @@ impl SummarySource for Progress<'_> {
             );
             self.bar.set_message("analysing");
         }
-        let r = self.inner.summary(bytes, elf);
+        let r = self.inner.summary_and_key(bytes, elf);
         self.bar.inc(1);
         if n + 1 == self.expected {
             self.bar.set_message("computing reachability");

@@ -162,6 +162,16 @@ fn cold_warm_uncached_one_thread_identical() {
     let (h, m) = hits_misses(&cold.stderr);
     assert_eq!(h, 0, "{}", cold.stderr);
     assert!(m >= PROGRAMS.len() as u64);
+    // An empty cache: no file is read and hashed ahead of the analysis, which hashes each
+    // as it reads it; with entries in the cache, every file is (and all are found).
+    assert!(!cold.stderr.contains("cache: hashed"), "{}", cold.stderr);
+    let other = profile_in(
+        d.path(),
+        "other",
+        &["--cache", c, "-v", "--exclude", "/bin/sleep"],
+    );
+    assert!(other.stderr.contains("cache: hashed"), "{}", other.stderr);
+    assert_eq!(hits_misses(&other.stderr).1, 0, "{}", other.stderr);
     let warm = profile_in(d.path(), "warm", &["--cache", c, "-v"]);
     same_as_reference(&warm, "warm");
     assert_eq!(hits_misses(&warm.stderr), (m, 0), "{}", warm.stderr);

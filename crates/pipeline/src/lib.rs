@@ -179,6 +179,17 @@ pub trait SummarySource: Sync {
         None
     }
 
+    /// [`SummarySource::summary`] and [`SummarySource::content_key`] at once (a source that
+    /// hashes the bytes to look them up need not hash them twice).
+    fn summary_and_key(
+        &self,
+        bytes: &[u8],
+        elf: &dockergate_elf::ElfObject,
+    ) -> Result<(Arc<ObjectSummary>, Option<[u8; 32]>), AnalysisError> {
+        let s = self.summary(bytes, elf)?;
+        Ok((s, self.content_key(bytes, elf)))
+    }
+
     /// The program results kept under `keys` by [`SummarySource::put_program_result`] (one
     /// answer per key, in order).
     fn program_results(&self, keys: &[[u8; 32]]) -> Vec<Option<Vec<u8>>> {
@@ -506,12 +517,11 @@ fn analyse_units(cx: &Ctx, st: &mut Analysed, new: Vec<Unit>) -> Result<(), Pipe
                 // A bug of the analyser on some input must not take the run down with a
                 // panic: the object becomes one that cannot be analysed (an error, never a
                 // silently missing object).
-                let s = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    source.summary(&bytes, elf)
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    source.summary_and_key(&bytes, elf)
                 }))
                 .map_err(|p| format!("internal error of the analyser: {}", panic_message(&p)))?
-                .map_err(|e| e.to_string())?;
-                Ok((s, source.content_key(&bytes, elf)))
+                .map_err(|e| e.to_string())
             })();
             (node, path, r)
         })
