@@ -355,9 +355,17 @@ impl<const N: usize> State<N> {
 
     /// Least upper bound of two states.
     pub fn join(&self, other: &Self, ret_addr_size: i64) -> Self {
-        let regs: [Val; N] = std::array::from_fn(|i| self.regs[i].join(&other.regs[i]));
-        let slots_lost = self.slots_lost || other.slots_lost;
-        // Union of the written slots (both sorted), each joined with the other side's value.
+        State {
+            regs: std::array::from_fn(|i| self.regs[i].join(&other.regs[i])),
+            slots: self.join_slots(other, ret_addr_size),
+            slots_lost: self.slots_lost || other.slots_lost,
+            widest: self.widest.max(other.widest),
+        }
+    }
+
+    /// The slots of [`State::join`]: the union of the written slots (both sorted), each joined
+    /// with the other side's value.
+    fn join_slots(&self, other: &Self, ret_addr_size: i64) -> Vec<(Slot, Val)> {
         let mut slots: Vec<(Slot, Val)> =
             Vec::with_capacity(self.slots.len().max(other.slots.len()));
         let (mut i, mut j) = (0, 0);
@@ -404,12 +412,7 @@ impl<const N: usize> State<N> {
                 .join(&other.read_slot_after(&mut hint_other, k, ret_addr_size));
             slots.push((k, v));
         }
-        State {
-            regs,
-            slots,
-            slots_lost,
-            widest: self.widest.max(other.widest),
-        }
+        slots
     }
 
     /// Joins `other` into `self`, but every register or slot the join would change becomes
@@ -435,15 +438,36 @@ impl<const N: usize> State<N> {
         true
     }
 
-    /// Joins `other` into `self`; true when `self` changed.
+    /// Joins `other` into `self`; true when `self` changed. (What `*self = self.join(other)`
+    /// gives, changing in place only what the join changes: at a loop's head most of the
+    /// state, often all of it, is already what it joins to.)
     pub fn join_in(&mut self, other: &Self, ret_addr_size: i64) -> bool {
-        let j = self.join(other, ret_addr_size);
-        if j != *self {
-            *self = j;
-            true
-        } else {
-            false
+        // The slots first: reading a slot one side lacks depends on `slots_lost` before the join.
+        let slots = (self.slots != other.slots).then(|| self.join_slots(other, ret_addr_size));
+        let mut changed = false;
+        if let Some(slots) = slots {
+            if slots != self.slots {
+                self.slots = slots;
+                changed = true;
+            }
         }
+        for (mine, theirs) in self.regs.iter_mut().zip(&other.regs) {
+            if mine != theirs {
+                let j = mine.join(theirs);
+                if j != *mine {
+                    *mine = j;
+                    changed = true;
+                }
+            }
+        }
+        if other.slots_lost && !self.slots_lost {
+            self.slots_lost = true;
+            changed = true;
+        }
+        if changed {
+            self.widest = self.widest.max(other.widest);
+        }
+        changed
     }
 }
 
@@ -462,6 +486,66 @@ mod tests {
             .slots
             .partition_point(|(s, _)| (s.base, s.off) < (slot.base, slot.off - 255));
         st.read_slot_from(lo, slot, 8)
+    }
+
+    #[test]
+    fn joining_in_place_gives_the_join() {
+        // join_in must leave exactly `join`'s state, and say whether it changed, on states that
+        // share some registers and slots and differ in others (loop heads: mostly the same).
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut changed = 0;
+        for round in 0..400 {
+            let mut a: State<16> = if round % 5 == 0 {
+                State::unknown()
+            } else {
+                State::entry(4)
+            };
+            for _ in 0..next(12) {
+                let size = [1u8, 4, 8, 8, 16][next(5) as usize];
+                let slot = Slot {
+                    base: next(2) as u32,
+                    off: next(64) as i64 - 32,
+                    size,
+                };
+                a.write_slot(slot, Val::Const(next(4)));
+            }
+            let mut b = a.clone();
+            for _ in 0..next(4) {
+                let r = next(16) as usize;
+                b.regs[r] = match next(4) {
+                    0 => Val::Top,
+                    1 => Val::Const(next(3)),
+                    2 => Val::from_atoms(vec![Atom::Const(next(3)), Atom::Const(7)]),
+                    _ => a.regs[r].clone(),
+                };
+            }
+            for _ in 0..next(3) {
+                let slot = Slot {
+                    base: next(2) as u32,
+                    off: next(64) as i64 - 32,
+                    size: [4u8, 8][next(2) as usize],
+                };
+                b.write_slot(slot, Val::Const(next(4)));
+            }
+            if next(7) == 0 {
+                b.slots_lost = true;
+            }
+            for (x, y) in [(&a, &b), (&b, &a), (&a, &a)] {
+                let want = x.join(y, 8);
+                let mut got = x.clone();
+                let did = got.join_in(y, 8);
+                assert_eq!(got, want);
+                assert_eq!(did, want != *x);
+                changed += usize::from(did);
+            }
+        }
+        assert!(changed > 100, "{changed}");
     }
 
     #[test]
