@@ -43,6 +43,24 @@ impl Val {
         matches!(self, Val::Const(_) | Val::Param(_) | Val::Multi(_))
     }
 
+    /// Whether every alternative of `self` is one of the set `set` stands for (only a set of
+    /// several holds another value's alternatives without being equal to it).
+    fn within(&self, set: &Val) -> bool {
+        let Val::Multi(set) = set else {
+            return false;
+        };
+        match self {
+            Val::Const(c) => set.binary_search(&Atom::Const(*c)).is_ok(),
+            Val::Param(l) => set.binary_search(&Atom::Param(*l)).is_ok(),
+            Val::Multi(mine) => {
+                // Both sorted: walk them together.
+                let mut rest = set.iter();
+                mine.iter().all(|a| rest.any(|b| b == a))
+            }
+            _ => false,
+        }
+    }
+
     fn from_atoms(mut atoms: Vec<Atom>) -> Val {
         atoms.sort_unstable();
         atoms.dedup();
@@ -61,6 +79,14 @@ impl Val {
     pub fn join(&self, other: &Val) -> Val {
         if self == other {
             return self.clone();
+        }
+        // One side already holds every alternative of the other (a loop adding nothing new):
+        // the union is that side, shared rather than built again.
+        if other.within(self) {
+            return self.clone();
+        }
+        if self.within(other) {
+            return other.clone();
         }
         match (self.atoms(), other.atoms()) {
             (Some(mut a), Some(b)) => {
@@ -486,6 +512,48 @@ mod tests {
             .slots
             .partition_point(|(s, _)| (s.base, s.off) < (slot.base, slot.off - 255));
         st.read_slot_from(lo, slot, 8)
+    }
+
+    #[test]
+    fn a_join_is_the_union_of_the_alternatives() {
+        // Val::join shares a side that already holds the other's alternatives: the result must
+        // be the union built from scratch, on values that are often subsets of each other.
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let val = |next: &mut dyn FnMut(u64) -> u64| -> Val {
+            match next(6) {
+                0 => Val::Top,
+                1 => Val::Sp { base: 0, off: 8 },
+                2 => Val::Const(next(5)),
+                3 => Val::Param(Loc::Reg(next(3) as u8)),
+                _ => Val::from_atoms(
+                    (0..next(6))
+                        .map(|_| {
+                            if next(3) == 0 {
+                                Atom::Param(Loc::Reg(next(3) as u8))
+                            } else {
+                                Atom::Const(next(5))
+                            }
+                        })
+                        .collect(),
+                ),
+            }
+        };
+        for _ in 0..5000 {
+            let (a, b) = (val(&mut next), val(&mut next));
+            let want = match (a.atoms(), b.atoms()) {
+                (Some(x), Some(y)) => Val::from_atoms(x.into_iter().chain(y).collect()),
+                _ if a == b => a.clone(),
+                _ => Val::Top,
+            };
+            assert_eq!(a.join(&b), want, "{a:?} {b:?}");
+            assert_eq!(b.join(&a), want, "{b:?} {a:?}");
+        }
     }
 
     #[test]
