@@ -2,7 +2,7 @@
 //! register and stack slot holds a constant, what a caller passed (a [`Loc`] at entry), a
 //! stack address, a small set of these, or "unknown" (Top).
 
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::summary::{Atom, Atoms, Loc, ValueSet};
 
@@ -23,7 +23,7 @@ pub enum Val {
         off: i64,
     },
     /// A set of constants and parameters (sorted, no duplicates, at least two).
-    Multi(Arc<[Atom]>),
+    Multi(Rc<[Atom]>),
 }
 
 impl Val {
@@ -214,7 +214,7 @@ pub struct Slot {
 const MAX_SLOTS: usize = 48;
 
 /// The abstract machine state at a program point.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct State<const N: usize> {
     pub regs: [Val; N],
     /// Written slots, sorted by (base, off). (Only ever removed from outside this module.)
@@ -225,6 +225,26 @@ pub struct State<const N: usize> {
     /// less than this far below it, so reads and writes look no further down. (Slots are at
     /// most 255 bytes wide, most 8: a large function's states hold hundreds of slots.)
     widest: u8,
+}
+
+impl<const N: usize> Clone for State<N> {
+    fn clone(&self) -> Self {
+        State {
+            regs: self.regs.clone(),
+            slots: self.slots.clone(),
+            slots_lost: self.slots_lost,
+            widest: self.widest,
+        }
+    }
+
+    /// Reuses `self`'s slot vector (the data flow copies a block's input into one state per
+    /// function, many times).
+    fn clone_from(&mut self, other: &Self) {
+        self.regs.clone_from(&other.regs);
+        self.slots.clone_from(&other.slots);
+        self.slots_lost = other.slots_lost;
+        self.widest = other.widest;
+    }
 }
 
 /// States are equal when they hold the same values (`widest` is only a search bound).

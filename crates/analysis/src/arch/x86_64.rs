@@ -823,12 +823,15 @@ impl<'c, 'a> Flow<'c, 'a> {
         });
         let mut visits = vec![0u32; nb];
         let mut work: BTreeSet<usize> = (0..nb).filter(|&b| inputs[b].is_some()).collect();
+        // The state a block runs on: copied from its input into the same buffers every time.
+        let mut scratch = State::unknown();
         while let Some(b) = work.pop_first() {
             visits[b] = visits[b].saturating_add(1);
-            let Some(input) = inputs[b].clone() else {
+            let Some(input) = &inputs[b] else {
                 continue;
             };
-            let out = self.run_block(b, input);
+            scratch.clone_from(input);
+            let out = self.run_block(b, scratch);
             for k in 0..self.succs[b].len() {
                 let s = self.succs[b][k];
                 let refined = self.refine_edge(b, s, &out);
@@ -845,6 +848,7 @@ impl<'c, 'a> Flow<'c, 'a> {
                     work.insert(s);
                 }
             }
+            scratch = out;
         }
         // Final pass with the fixed point: record sites and calls once.
         self.recording = true;
