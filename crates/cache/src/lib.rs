@@ -739,6 +739,17 @@ impl Cache {
         lock(&self.pending).writer = false;
     }
 
+    /// Ends the use of the cache in a process that exits next: pending results are written and
+    /// the store is closed; the summaries handed out (kept to serve the same bytes twice) are
+    /// not freed one by one, the exit releases them.
+    pub fn close_for_exit(self) {
+        self.flush();
+        // Closing the store checkpoints SQLite's write-ahead log (a few ms): the next run
+        // then opens a clean file instead of recovering the log.
+        drop(lock(&self.store).take());
+        std::mem::forget(self);
+    }
+
     /// Asks the writer thread to write what is left and stop.
     pub fn stop_writing(&self) {
         lock(&self.pending).closing = true;

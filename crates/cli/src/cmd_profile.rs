@@ -11,7 +11,7 @@ use dockergate_profile::Runtime;
 use serde::{Deserialize, Serialize};
 
 use crate::cmd_cache::{CacheArgs, RunArgs, Session};
-use crate::common::{open_with, print_out, CliError, ImageArgs, OpenedImage};
+use crate::common::{leave_to_exit, open_with, print_out, CliError, ImageArgs, OpenedImage};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ScopeArg {
@@ -159,6 +159,8 @@ pub fn options(args: &ProfileArgs, opened: &OpenedImage, scope: ScopeArg) -> Opt
         // Program results are kept only for this very build, and not while debugging
         // variables change what the analysis does.
         build: (!debugging()).then_some(tool_version::TOOL_VERSION),
+        // Every command that analyses an image ends once it has written what it found.
+        leave_to_exit: true,
     }
 }
 
@@ -309,6 +311,8 @@ pub fn run(image: &ImageArgs, args: &ProfileArgs) -> Result<ExitCode, CliError> 
             session.store_report(k, &payload);
         }
     }
+    session.close_for_exit();
+    leave_to_exit((opened, report, run));
     Ok(ExitCode::SUCCESS)
 }
 
