@@ -525,6 +525,16 @@ fn overlaps(a: &Slot, b: &Slot) -> bool {
 mod tests {
     use super::*;
 
+    /// A small deterministic generator: `next(n)` is a number below `n`.
+    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        }
+    }
+
     /// What a read finds with no bound but the widest a slot can be: the same scan from 255
     /// bytes below (the width of `u8`), as reads looked before they knew the widest slot.
     fn reference_read(st: &State<16>, slot: Slot) -> Val {
@@ -538,13 +548,7 @@ mod tests {
     fn a_join_is_the_union_of_the_alternatives() {
         // Val::join shares a side that already holds the other's alternatives: the result must
         // be the union built from scratch, on values that are often subsets of each other.
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let val = |next: &mut dyn FnMut(u64) -> u64| -> Val {
             match next(6) {
                 0 => Val::Top,
@@ -580,13 +584,7 @@ mod tests {
     fn joining_in_place_gives_the_join() {
         // join_in must leave exactly `join`'s state, and say whether it changed, on states that
         // share some registers and slots and differ in others (loop heads: mostly the same).
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let mut changed = 0;
         for round in 0..400 {
             let mut a: State<16> = if round % 5 == 0 {
@@ -640,13 +638,7 @@ mod tests {
     fn walking_reads_agree_with_searching_reads() {
         // read_slot_after (used by join and widening) must read exactly what read_slot reads,
         // on states with slots of many widths, overlapping ones made by joins included.
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..200 {
             let mut states: Vec<State<16>> = Vec::new();
             for _ in 0..2 {

@@ -4,6 +4,8 @@
 //! AX, ABI0 numbers on the stack, spills into the function's own frame around calls, and the
 //! argument area a callee may write (its declared `args` size).
 
+mod support;
+
 use dockergate_analysis::{analyze_object, Atom, CallTarget, FnAbi, FnOrigin, Loc, ObjectSummary};
 
 /// (name, args) of the Go functions below, in address order.
@@ -126,26 +128,10 @@ fn pclntab() -> String {
 }
 
 fn assemble() -> Option<(ObjectSummary, dockergate_elf::ElfObject)> {
-    let dir = tempfile::tempdir().ok()?;
-    let src = dir.path().join("go.s");
-    let out = dir.path().join("go.so");
-    std::fs::write(
-        &src,
-        format!(".intel_syntax noprefix\n.text\n{CODE}\n{}\n", pclntab()),
-    )
-    .ok()?;
-    let ok = std::process::Command::new("gcc")
-        .args(["-nostdlib", "-shared", "-Wl,-z,norelro", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("skipped: gcc cannot assemble here");
-        return None;
-    }
-    let bytes = std::fs::read(&out).ok()?;
+    let bytes = support::shared_object(
+        &format!(".intel_syntax noprefix\n.text\n{CODE}\n{}\n", pclntab()),
+        &["-Wl,-z,norelro"],
+    )?;
     let elf = dockergate_elf::parse_elf(&bytes).ok()?;
     std::env::set_var("DG_FULL_DATAFLOW", "1");
     let s = analyze_object(&bytes, &elf).ok()?;

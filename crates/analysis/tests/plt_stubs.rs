@@ -2,15 +2,14 @@
 //! give without running it: the summary must be the one the whole data flow gives, and a call
 //! through a stub must still carry the caller's arguments to the library's function.
 
+mod support;
+
 use dockergate_analysis::{analyze_object, analyze_object_without_plt_shortcut, CallTarget, Loc};
 
 /// A shared object whose calls to other libraries go through lazy PLT entries (assembled here,
 /// GNU as through gcc), or None when gcc cannot build it.
 fn lazy_plt_object() -> Option<Vec<u8>> {
-    let dir = tempfile::tempdir().ok()?;
-    let src = dir.path().join("t.s");
-    let out = dir.path().join("t.so");
-    let body = r#"
+    let source = r#"
 .intel_syntax noprefix
 .text
 .globl kill_it
@@ -27,19 +26,7 @@ both:
     add rsp, 8
     jmp abort@PLT
 "#;
-    std::fs::write(&src, body).ok()?;
-    let ok = std::process::Command::new("gcc")
-        .args(["-nostdlib", "-shared", "-Wl,-z,lazy", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("skipped: gcc cannot assemble here");
-        return None;
-    }
-    std::fs::read(&out).ok()
+    support::shared_object(source, &["-Wl,-z,lazy"])
 }
 
 fn same_summary_both_ways(bytes: &[u8], what: &str) -> dockergate_analysis::ObjectSummary {

@@ -1,26 +1,13 @@
 //! The x86-64 data flow on small functions assembled here (GNU as through gcc): where a syscall
 //! number comes from at each syscall instruction.
 
+mod support;
+
 use dockergate_analysis::{analyze_object, Atom, Loc, ObjectSummary};
 
 /// Assembles `body` (Intel syntax, functions as global labels) into a shared object.
 fn assemble(body: &str) -> Option<ObjectSummary> {
-    let dir = tempfile::tempdir().ok()?;
-    let src = dir.path().join("t.s");
-    let out = dir.path().join("t.so");
-    std::fs::write(&src, format!(".intel_syntax noprefix\n.text\n{body}\n")).ok()?;
-    let ok = std::process::Command::new("gcc")
-        .args(["-nostdlib", "-shared", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("skipped: gcc cannot assemble here");
-        return None;
-    }
-    let bytes = std::fs::read(&out).ok()?;
+    let bytes = support::shared_object(&format!(".intel_syntax noprefix\n.text\n{body}\n"), &[])?;
     let elf = dockergate_elf::parse_elf(&bytes).ok()?;
     // Data flow everywhere, so that every site is resolved as far as it can be.
     std::env::set_var("DG_FULL_DATAFLOW", "1");

@@ -946,10 +946,6 @@ impl Drop for Cache {
 }
 
 impl SummarySource for Cache {
-    fn summary(&self, bytes: &[u8], elf: &ElfObject) -> Result<Arc<ObjectSummary>, AnalysisError> {
-        self.summary_and_key(bytes, elf).map(|(s, _)| s)
-    }
-
     fn summary_and_key(
         &self,
         bytes: &[u8],
@@ -1028,16 +1024,6 @@ impl SummarySource for Cache {
         self.remember_completed(base, &s);
         lock(&self.served).insert(key, s.clone());
         Ok(s)
-    }
-
-    fn content_key(&self, bytes: &[u8], elf: &ElfObject) -> Option<[u8; 32]> {
-        if !self.is_enabled() {
-            return None;
-        }
-        let key = self
-            .prefetched_key(bytes, elf)
-            .unwrap_or_else(|| self.hashed_key(bytes, elf));
-        Some(key.content)
     }
 
     fn program_results(&self, keys: &[[u8; 32]]) -> Vec<Option<Vec<u8>>> {

@@ -457,10 +457,6 @@ struct Progress<'a> {
 }
 
 impl SummarySource for Progress<'_> {
-    fn summary(&self, bytes: &[u8], elf: &ElfObject) -> Result<Arc<ObjectSummary>, AnalysisError> {
-        self.summary_and_key(bytes, elf).map(|(s, _)| s)
-    }
-
     fn summary_and_key(
         &self,
         bytes: &[u8],
@@ -494,10 +490,6 @@ impl SummarySource for Progress<'_> {
         funcs: &[u32],
     ) -> Result<Arc<ObjectSummary>, AnalysisError> {
         self.inner.complete(bytes, elf, summary, funcs)
-    }
-
-    fn content_key(&self, bytes: &[u8], elf: &ElfObject) -> Option<[u8; 32]> {
-        self.inner.content_key(bytes, elf)
     }
 
     fn program_results(&self, keys: &[[u8; 32]]) -> Vec<Option<Vec<u8>>> {

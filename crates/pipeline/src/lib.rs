@@ -159,12 +159,23 @@ pub struct Options {
 
 /// Where per-object analysis results come from (the cache plugs in here).
 pub trait SummarySource: Sync {
-    /// The summary of an object, given its bytes and parsed headers.
+    /// The summary of an object, given its bytes and parsed headers, and the digest this
+    /// source keys the bytes by when it keeps results (hashed once, for the lookup and for
+    /// the keys of results built on the summary).
+    fn summary_and_key(
+        &self,
+        bytes: &[u8],
+        elf: &dockergate_elf::ElfObject,
+    ) -> Result<(Arc<ObjectSummary>, Option<[u8; 32]>), AnalysisError>;
+
+    /// [`SummarySource::summary_and_key`] without the key.
     fn summary(
         &self,
         bytes: &[u8],
         elf: &dockergate_elf::ElfObject,
-    ) -> Result<Arc<ObjectSummary>, AnalysisError>;
+    ) -> Result<Arc<ObjectSummary>, AnalysisError> {
+        self.summary_and_key(bytes, elf).map(|(s, _)| s)
+    }
 
     /// `summary` completed for the functions `funcs` ([`complete_functions`]): also a pure
     /// function of the object's bytes (and of what is asked), so a cache may keep it.
@@ -176,22 +187,6 @@ pub trait SummarySource: Sync {
         funcs: &[u32],
     ) -> Result<Arc<ObjectSummary>, AnalysisError> {
         complete_functions(bytes, elf, summary, funcs).map(Arc::new)
-    }
-
-    /// The digest this source keys an object's bytes by, when it keeps results.
-    fn content_key(&self, _bytes: &[u8], _elf: &dockergate_elf::ElfObject) -> Option<[u8; 32]> {
-        None
-    }
-
-    /// [`SummarySource::summary`] and [`SummarySource::content_key`] at once (a source that
-    /// hashes the bytes to look them up need not hash them twice).
-    fn summary_and_key(
-        &self,
-        bytes: &[u8],
-        elf: &dockergate_elf::ElfObject,
-    ) -> Result<(Arc<ObjectSummary>, Option<[u8; 32]>), AnalysisError> {
-        let s = self.summary(bytes, elf)?;
-        Ok((s, self.content_key(bytes, elf)))
     }
 
     /// The program results kept under `keys` by [`SummarySource::put_program_result`] (one
@@ -209,12 +204,12 @@ pub trait SummarySource: Sync {
 pub struct Uncached;
 
 impl SummarySource for Uncached {
-    fn summary(
+    fn summary_and_key(
         &self,
         bytes: &[u8],
         elf: &dockergate_elf::ElfObject,
-    ) -> Result<Arc<ObjectSummary>, AnalysisError> {
-        analyze_object(bytes, elf).map(Arc::new)
+    ) -> Result<(Arc<ObjectSummary>, Option<[u8; 32]>), AnalysisError> {
+        Ok((Arc::new(analyze_object(bytes, elf)?), None))
     }
 }
 
