@@ -468,7 +468,7 @@ impl<const N: usize> State<N> {
         if j == *self {
             return false;
         }
-        let mut w = j.clone();
+        let mut w = j;
         for (r, v) in w.regs.iter_mut().enumerate() {
             if *v != self.regs[r] {
                 *v = Val::Top;

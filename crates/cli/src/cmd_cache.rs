@@ -365,17 +365,16 @@ impl Session {
         r
     }
 
-    /// Keeps a whole image report in the cache under `key`.
-    /// Ends the session of a command that exits next: the progress bar cleared, the cache's
-    /// pending results written and its store closed, the summaries it handed out left to the
-    /// exit ([`crate::common::leave_to_exit`]).
+    /// Ends the session of a command that exits next: the cache's pending results written and
+    /// its store closed, the summaries it handed out left to the exit
+    /// ([`crate::common::leave_to_exit`]); the progress bar is cleared as on every drop.
     pub fn close_for_exit(mut self) {
-        self.bar.finish_and_clear();
         if let Some(Some(cache)) = self.cache.take() {
             cache.close_for_exit();
         }
     }
 
+    /// Keeps a whole image report in the cache under `key`.
     pub fn store_report(&mut self, key: [u8; 32], payload: &[u8]) {
         self.ensure_cache();
         if let Some(Some(c)) = &self.cache {

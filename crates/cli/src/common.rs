@@ -52,7 +52,6 @@ pub fn output_written(r: std::io::Result<()>) -> Result<(), CliError> {
     }
 }
 
-/// An image read and its ELF files scanned.
 /// Leaves `v` to the process's exit, which releases all memory at once: for what a command
 /// holds when it is done (an image's index and parsed objects, the analysis's results:
 /// hundreds of thousands of allocations). Only for values whose drop does nothing else: the
@@ -61,6 +60,7 @@ pub fn leave_to_exit<T>(v: T) {
     std::mem::forget(v);
 }
 
+/// An image read and its ELF files scanned.
 pub struct OpenedImage {
     pub image: Image,
     pub catalog: ElfCatalog,

@@ -565,9 +565,6 @@ pub fn content_identity(reference: &ImageRef) -> Result<Option<[u8; 32]>, Source
 /// Bytes per chunk of [`chunked_blake3`].
 const IDENTITY_CHUNK: u64 = 8 << 20;
 
-/// Bytes per read of [`chunked_blake3`].
-const IDENTITY_PIECE: usize = 256 << 10;
-
 /// sha256 of a file's length and of the BLAKE3 hash of each of its 8 MiB chunks in order (a
 /// two-level hash tree, the chunks hashed on every core). BLAKE3, not sha256, for the chunks:
 /// the identity is this tool's own key, not a digest an image format defines, and BLAKE3 hashes
@@ -587,7 +584,7 @@ fn chunked_blake3(path: &Path) -> std::io::Result<[u8; 32]> {
             .map(|t| {
                 let file = &file;
                 scope.spawn(move || -> std::io::Result<Vec<(usize, [u8; 32])>> {
-                    let mut buf = vec![0u8; IDENTITY_PIECE];
+                    let mut buf = vec![0u8; dockergate_fs::READ_PIECE];
                     let mut out = Vec::new();
                     for i in (t..chunks).step_by(threads) {
                         let off = i as u64 * IDENTITY_CHUNK;
